@@ -1,0 +1,25 @@
+// One error class with stable codes. The HTTP layer maps codes to statuses in one table
+// (src/http/errors.ts); README lists every code with how to fix it.
+
+export const ErrorCodes = [
+  'MURMUR_ERR_BAD_JSON',
+  'MURMUR_ERR_BAD_REQUEST',
+  'MURMUR_ERR_BAD_KEY',
+  'MURMUR_ERR_BAD_VALUE',
+  'MURMUR_ERR_BAD_SERVICE',
+  'MURMUR_ERR_TOO_LARGE',
+  'MURMUR_ERR_NOT_FOUND',
+  'MURMUR_ERR_NO_ROUTE',
+  'MURMUR_ERR_METHOD',
+  'MURMUR_ERR_STORAGE',
+  'MURMUR_ERR_CONFIG'
+] as const
+
+export type ErrorCode = typeof ErrorCodes[number]
+
+export class MurmurError extends Error {
+  override readonly name = 'MurmurError'
+  constructor (readonly code: ErrorCode, message: string) {
+    super(message)
+  }
+}

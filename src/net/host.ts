@@ -1,0 +1,144 @@
+// The libp2p adapter: TCP + Noise + yamux + identify + gossipsub, optional mDNS. The agent sees
+// only this class: publish/subscribe on the cluster's topics, connection events, and a stream
+// protocol for anti-entropy.
+import '../polyfill.js'
+import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
+import { tcp } from '@libp2p/tcp'
+import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { EventEmitter } from 'node:events'
+import { MAX_MESSAGE_BYTES } from './codec.js'
+
+export interface HostOptions {
+  privateKey: PrivateKey
+  cluster: string
+  listen: Multiaddr
+  mdns: boolean
+  /** mDNS query interval, ms. @default 5000 */
+  mdnsIntervalMs?: number
+}
+
+export interface HostEvents {
+  message: [topic: string, from: string, data: Uint8Array]
+  connect: [peer: string]
+  disconnect: [peer: string]
+  discovered: [peer: string]
+}
+
+export type SyncHandler = (stream: Stream, peer: string) => Promise<void>
+
+export function topics (cluster: string): { members: string, config: string, sync: string } {
+  return {
+    members: `murmur/${cluster}/members/1`,
+    config: `murmur/${cluster}/config/1`,
+    sync: `/murmur/${cluster}/sync/1`
+  }
+}
+
+type Node = Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>>, identify: unknown }>
+
+export class Host extends EventEmitter<HostEvents> {
+  bytesIn = 0
+  bytesOut = 0
+  private constructor (private readonly node: Node, readonly cluster: string) {
+    super()
+  }
+
+  static async start (opts: HostOptions): Promise<Host> {
+    const node = await createLibp2p({
+      privateKey: opts.privateKey,
+      addresses: { listen: [opts.listen.toString()] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: opts.mdns
+        ? [mdns({ serviceTag: `_murmur-${opts.cluster}._udp.local`, interval: opts.mdnsIntervalMs ?? 5000 })]
+        : [],
+      connectionManager: { maxConnections: 300, dialTimeout: 5000 },
+      services: {
+        identify: identify(),
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true,
+          emitSelf: false,
+          // Flood our own messages to every subscribed peer: for a few dozen agents this is
+          // the lowest-latency path, and the mesh still relays to peers we do not see.
+          floodPublish: true,
+          maxInboundDataLength: MAX_MESSAGE_BYTES,
+          heartbeatInterval: 700
+        })
+      }
+    }) as unknown as Node
+    const host = new Host(node, opts.cluster)
+    host.wire()
+    await node.start()
+    const t = topics(opts.cluster)
+    node.services.pubsub.subscribe(t.members)
+    node.services.pubsub.subscribe(t.config)
+    return host
+  }
+
+  get peerId (): string { return this.node.peerId.toString() }
+
+  addresses (): string[] {
+    return this.node.getMultiaddrs().map(a => a.toString())
+  }
+
+  connectedPeers (): string[] {
+    return [...new Set(this.node.getConnections().map(c => c.remotePeer.toString()))]
+  }
+
+  isConnected (peer: string): boolean {
+    return this.node.getConnections().some(c => c.remotePeer.toString() === peer)
+  }
+
+  async publish (topic: string, data: Uint8Array): Promise<void> {
+    this.bytesOut += data.byteLength
+    await this.node.services.pubsub.publish(topic, data)
+  }
+
+  /** Dial an address (peer id optional); resolves to the remote peer id. */
+  async dial (addr: Multiaddr, signal?: AbortSignal): Promise<string> {
+    const conn = await this.node.dial(addr, { signal })
+    return conn.remotePeer.toString()
+  }
+
+  handleSync (handler: SyncHandler): Promise<void> {
+    return this.node.handle(topics(this.cluster).sync, ({ stream, connection }) => {
+      handler(stream, connection.remotePeer.toString()).catch(() => stream.abort(new Error('sync failed')))
+    }, { maxInboundStreams: 16 })
+  }
+
+  async openSync (peer: string, signal?: AbortSignal): Promise<Stream> {
+    const id = this.node.getConnections().find(c => c.remotePeer.toString() === peer)?.remotePeer
+    if (id === undefined) throw new Error(`not connected to ${peer}`)
+    return await this.node.dialProtocol(id as PeerId, topics(this.cluster).sync, { signal })
+  }
+
+  async stop (): Promise<void> {
+    await this.node.stop()
+  }
+
+  private wire (): void {
+    const pubsub = this.node.services.pubsub as unknown as EventTarget
+    pubsub.addEventListener('gossipsub:message', (evt) => {
+      const { msg } = (evt as CustomEvent<GossipsubEvents['gossipsub:message']['detail']>).detail
+      if (msg.type !== 'signed') return
+      this.bytesIn += msg.data.byteLength
+      this.emit('message', msg.topic, msg.from.toString(), msg.data)
+    })
+    this.node.addEventListener('peer:connect', (evt) => this.emit('connect', evt.detail.toString()))
+    this.node.addEventListener('peer:disconnect', (evt) => this.emit('disconnect', evt.detail.toString()))
+    this.node.addEventListener('peer:discovery', (evt) => {
+      const { id, multiaddrs } = evt.detail
+      if (this.isConnected(id.toString()) || id.equals(this.node.peerId)) return
+      this.emit('discovered', id.toString())
+      // libp2p 2 does not dial discovered peers by itself.
+      this.node.dial(multiaddrs.length > 0 ? multiaddrs : id).catch(() => {})
+    })
+  }
+}
