@@ -9,7 +9,8 @@ import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
 import { tcp } from '@libp2p/tcp'
 import type { Libp2p, PeerId, PrivateKey, Stream } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { EventEmitter } from 'node:events'
 import { MAX_MESSAGE_BYTES } from './codec.js'
@@ -105,6 +106,14 @@ export class Host extends EventEmitter<HostEvents> {
   async dial (addr: Multiaddr, signal?: AbortSignal): Promise<string> {
     const conn = await this.node.dial(addr, { signal })
     return conn.remotePeer.toString()
+  }
+
+  /** Dial a known peer at the addresses it announced. */
+  async dialPeer (peer: string, addrs: readonly string[], signal?: AbortSignal): Promise<void> {
+    const id = peerIdFromString(peer)
+    const mas = addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+    if (mas.length > 0) await this.node.peerStore.merge(id, { multiaddrs: mas })
+    await this.node.dial(id, { signal: signal ?? AbortSignal.timeout(5000) })
   }
 
   handleSync (handler: SyncHandler): Promise<void> {

@@ -7,7 +7,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { crc32 } from 'node:zlib'
 import { join } from 'node:path'
 import { isEntry } from '../core/config.js'
-import type { Entry } from '../core/lww.js'
+import { compareVersion, type Entry } from '../core/lww.js'
 import { decode, encode } from '../net/codec.js'
 import { readIfExists, storageError, writeFileAtomic } from './files.js'
 
@@ -51,8 +51,13 @@ interface Pending { bufs: Buffer[], resolve: () => void, reject: (err: Error) =>
 export class ConfigLog {
   private fh: FileHandle | undefined
   private size = 0
+  private records = 0
+  /** The newest entry per key in the log: what a compaction keeps. */
+  private readonly latest = new Map<string, Entry>()
   private queue: Pending[] = []
-  private flushing: Promise<void> | undefined
+  private flushScheduled = false
+  /** Flushes and compactions run one at a time, in order. */
+  private chain: Promise<void> = Promise.resolve()
 
   private constructor (private readonly path: string) {}
 
@@ -73,6 +78,8 @@ export class ConfigLog {
       throw storageError(`cannot open ${log.path}`, err)
     }
     log.size = goodBytes
+    log.records = entries.length
+    for (const e of entries) log.remember(e)
     return { log, report }
   }
 
@@ -82,46 +89,70 @@ export class ConfigLog {
   append (entries: readonly Entry[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ bufs: entries.map(frame), resolve, reject })
-      this.flushing ??= this.flush()
+      for (const e of entries) this.remember(e)
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        this.run(async () => await this.flush())
+      }
     })
   }
 
-  /** Replace the log with exactly `entries` (a snapshot of the map). */
-  async compact (entries: Iterable<Entry>): Promise<void> {
-    await this.flushing
-    const bufs: Buffer[] = []
-    for (const e of entries) bufs.push(frame(e))
-    const image = Buffer.concat(bufs)
-    await writeFileAtomic(this.path, image)
-    await this.fh?.close()
-    this.fh = await open(this.path, 'a', 0o600)
-    this.size = image.byteLength
+  /**
+   * Rewrite the log with the newest entry per key, leaving out those `forget` picks (collected
+   * tombstones). Runs after every append queued before it, so nothing acknowledged is lost.
+   */
+  compact (forget: (e: Entry) => boolean = () => false): Promise<void> {
+    return this.run(async () => {
+      for (const [k, e] of this.latest) if (forget(e)) this.latest.delete(k)
+      const image = Buffer.concat([...this.latest.values()].map(frame))
+      await writeFileAtomic(this.path, image)
+      await this.fh?.close()
+      this.fh = await open(this.path, 'a', 0o600)
+      this.size = image.byteLength
+      this.records = this.latest.size
+    })
   }
 
   async close (): Promise<void> {
-    await this.flushing
-    await this.fh?.close()
-    this.fh = undefined
+    await this.run(async () => {
+      await this.fh?.close()
+      this.fh = undefined
+    })
+  }
+
+  private run (step: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(step)
+    this.chain = next.catch(() => {})
+    return next
+  }
+
+  private remember (e: Entry): void {
+    const cur = this.latest.get(e.key)
+    if (cur === undefined || compareVersion(e, cur) > 0) this.latest.set(e.key, e)
   }
 
   private async flush (): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue
-      this.queue = []
-      const image = Buffer.concat(batch.flatMap(p => p.bufs))
-      try {
-        if (this.fh === undefined) throw new Error('log is closed')
-        await this.fh.write(image)
-        await this.fh.datasync()
-        this.size += image.byteLength
-        for (const p of batch) p.resolve()
-      } catch (err) {
-        // A short write (disk full) must not leave a torn record that later appends follow.
-        await this.fh?.truncate(this.size).catch(() => {})
-        const e = storageError('cannot append to the config log', err)
-        for (const p of batch) p.reject(e)
-      }
+    this.flushScheduled = false
+    const batch = this.queue
+    this.queue = []
+    if (batch.length === 0) return
+    const image = Buffer.concat(batch.flatMap(p => p.bufs))
+    try {
+      if (this.fh === undefined) throw new Error('log is closed')
+      await this.fh.write(image)
+      await this.fh.datasync()
+      this.size += image.byteLength
+      this.records += batch.reduce((n, p) => n + p.bufs.length, 0)
+      for (const p of batch) p.resolve()
+    } catch (err) {
+      // A short write (disk full) must not leave a torn record that later appends follow.
+      await this.fh?.truncate(this.size).catch(() => {})
+      const e = storageError('cannot append to the config log', err)
+      for (const p of batch) p.reject(e)
+      return
     }
-    this.flushing = undefined
+    // Rewrite the log once it holds mostly superseded records. Queued behind this flush (not
+    // awaited here: that would wait on itself); if it fails the longer log is still valid.
+    if (this.records > 2 * this.latest.size + 1000) this.compact().catch(() => {})
   }
 }

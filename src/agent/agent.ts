@@ -1,0 +1,395 @@
+// The agent: composes the pure state (member table, config replica), the network (libp2p
+// host, gossip, anti-entropy), the data dir, and the timers that drive them. Everything a
+// user sees (HTTP, CLI, logs) goes through this class and its events.
+import '../polyfill.js'
+import type { PrivateKey } from '@libp2p/interface'
+import { EventEmitter } from 'node:events'
+import { networkInterfaces } from 'node:os'
+import { instancesOf, serviceSummaries, type Instance, type ServiceSummary } from '../core/catalog.js'
+import { MurmurError } from '../core/errors.js'
+import type { Heartbeat } from '../core/heartbeat.js'
+import type { Entry } from '../core/lww.js'
+import { MemberTable, type Member, type Transition } from '../core/members.js'
+import { parseService, SERVICE_LIMITS, type ServiceRecord } from '../core/service.js'
+import { hostPortToMultiaddr, parseHostPort, parseJoin } from '../net/addr.js'
+import { Host, topics } from '../net/host.js'
+import { answerSync, initiateSync, type SyncState } from '../net/sync.js'
+import { decodeGossip, encodeConfigMessage, encodeHeartbeatMessage, openHeartbeat, signHeartbeat, type SignedHeartbeat } from '../net/wire.js'
+import { ConfigLog } from '../store/config-log.js'
+import { ensureDir } from '../store/files.js'
+import { nextGeneration } from '../store/generation.js'
+import { loadOrCreateKey } from '../store/identity.js'
+import { loadServices, saveServices } from '../store/services.js'
+import { ConfigReplica } from './config-replica.js'
+import { Joiner } from './joiner.js'
+import { createLogger, type Logger } from './log.js'
+import { MetricsSampler } from './metrics.js'
+import { resolveOptions, type AgentOptions } from './options.js'
+
+export interface AgentEvents {
+  member: [t: Transition]
+  config: [e: Entry, source: 'local' | 'remote']
+  /** Any change a reader could observe; `index` grows by one each time. */
+  change: [index: number, kind: 'member' | 'config' | 'services']
+}
+
+/** Monotonic clock in epoch ms: used for failure detection, immune to wall-clock jumps. */
+const monoNow = (): number => performance.timeOrigin + performance.now()
+
+export class Agent extends EventEmitter<AgentEvents> {
+  readonly counters = {
+    gossipDropped: 0,
+    heartbeatsRejected: 0,
+    configRejected: 0,
+    clockDrift: 0,
+    syncs: 0,
+    syncFailures: 0,
+    persistFailures: 0
+  }
+
+  /** Grows on every observable change; readers use it to wait for news. */
+  index = 1
+  readonly startedAt = Date.now()
+  private counter = 0
+  private status: 'alive' | 'left' = 'alive'
+  private readonly local = new Map<string, ServiceRecord>()
+  private readonly signed = new Map<string, SignedHeartbeat>()
+  private readonly syncing = new Set<string>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly sampler = new MetricsSampler()
+  private readonly driftWarned = new Map<string, number>()
+  private stopped = false
+  readonly table: MemberTable
+  readonly config: ConfigReplica
+
+  private constructor (
+    readonly opts: AgentOptions,
+    readonly host: Host,
+    private readonly key: PrivateKey,
+    readonly generation: number,
+    readonly address: string,
+    private readonly log: ConfigLog | undefined,
+    readonly logger: Logger,
+    private readonly joiner: Joiner
+  ) {
+    super()
+    this.setMaxListeners(0)
+    this.table = new MemberTable(host.peerId, opts)
+    this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, log, {
+      changed: (e, source) => {
+        this.bump('config')
+        this.emit('config', e, source)
+        if (source === 'remote') this.logger('debug', 'config', e.deleted ? 'deleted' : 'applied', { key: e.key, origin: e.origin })
+      },
+      drift: (e, aheadMs) => this.onDrift(e, aheadMs),
+      persistFailed: (err) => {
+        this.counters.persistFailures++
+        this.logger('error', 'store', 'cannot persist replicated config', { error: err.message })
+      }
+    })
+  }
+
+  static async start (input: Partial<AgentOptions>): Promise<Agent> {
+    const opts = resolveOptions(input)
+    const logger = createLogger(opts.logLevel)
+    const listen = parseHostPort(opts.listen, '--listen')
+    const joins = opts.join.map(parseJoin)
+    let log: ConfigLog | undefined
+    let restored: Entry[] = []
+    let services: ServiceRecord[] = []
+    if (opts.dataDir !== undefined) {
+      await ensureDir(opts.dataDir)
+      const opened = await ConfigLog.open(opts.dataDir)
+      log = opened.log
+      restored = opened.report.entries
+      if (opened.report.problem !== undefined) logger('warn', 'store', opened.report.problem)
+      const loaded = await loadServices(opts.dataDir)
+      services = loaded.services
+      if (loaded.problem !== undefined) logger('warn', 'store', loaded.problem)
+    }
+    const { key } = await loadOrCreateKey(opts.dataDir)
+    const generation = await nextGeneration(opts.dataDir, Date.now())
+    const host = await Host.start({ privateKey: key, cluster: opts.cluster, listen: hostPortToMultiaddr(listen), mdns: opts.mdns })
+    const joiner = new Joiner(host, joins, logger)
+    const agent = new Agent(opts, host, key, generation, opts.advertise ?? advertiseAddress(listen.host), log, logger, joiner)
+    agent.config.restore(restored)
+    for (const s of services) agent.local.set(s.id, s)
+    await agent.run()
+    logger('info', 'agent', 'started', {
+      node: opts.node, id: host.peerId, cluster: opts.cluster, generation, listen: host.addresses().join(','),
+      mdns: opts.mdns, config: agent.config.map.liveSize, services: agent.local.size
+    })
+    return agent
+  }
+
+  get id (): string { return this.host.peerId }
+
+  // ---- membership and services ------------------------------------------------------
+
+  members (): Array<Member & { phi: number }> {
+    const now = monoNow()
+    return this.table.list().map(m => ({ ...m, phi: this.table.phi(m.hb.id, now) }))
+  }
+
+  instances (name: string, opts: { healthy?: boolean, tag?: string } = {}): Instance[] {
+    return instancesOf(this.table.list(), name, opts)
+  }
+
+  services (): ServiceSummary[] {
+    return serviceSummaries(this.table.list())
+  }
+
+  localServices (): ServiceRecord[] {
+    return [...this.local.values()]
+  }
+
+  async register (input: unknown): Promise<ServiceRecord> {
+    const record = parseService(input, this.address)
+    if (!this.local.has(record.id) && this.local.size >= SERVICE_LIMITS.perAgent) {
+      throw new MurmurError('MURMUR_ERR_BAD_SERVICE', `an agent hosts at most ${SERVICE_LIMITS.perAgent} services`)
+    }
+    const next = new Map(this.local).set(record.id, record)
+    await this.saveLocal(next)
+    this.logger('info', 'services', 'registered', { id: record.id, name: record.name, port: record.port })
+    return record
+  }
+
+  async deregister (id: string): Promise<ServiceRecord> {
+    const record = this.local.get(id)
+    if (record === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `no service with id '${id}' is registered on this agent`)
+    const next = new Map(this.local)
+    next.delete(id)
+    await this.saveLocal(next)
+    this.logger('info', 'services', 'deregistered', { id, name: record.name })
+    return record
+  }
+
+  /** Announce a graceful leave, give it time to spread, and stop. */
+  async leave (): Promise<void> {
+    if (this.stopped) return
+    this.status = 'left'
+    this.logger('info', 'agent', 'leaving')
+    await this.heartbeat().catch(() => {})
+    await new Promise(resolve => setTimeout(resolve, this.opts.leaveWaitMs))
+    await this.stop()
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const t of this.timers) clearTimeout(t)
+    this.joiner.stop()
+    await this.host.stop().catch(() => {})
+    await this.log?.close().catch(() => {})
+    this.logger('info', 'agent', 'stopped')
+  }
+
+  // ---- internals ----------------------------------------------------------------------
+
+  private async run (): Promise<void> {
+    this.host.on('message', (topic, from, data) => { this.onGossip(topic, from, data).catch(() => this.counters.gossipDropped++) })
+    this.host.on('connect', peer => {
+      this.logger('debug', 'net', 'connected', { peer })
+      this.sync(peer)
+    })
+    this.host.on('disconnect', peer => this.logger('debug', 'net', 'disconnected', { peer }))
+    await this.host.handleSync(async (stream, peer) => {
+      await answerSync(stream, this.syncState())
+      this.logger('debug', 'sync', 'answered', { peer })
+    })
+    await this.heartbeat()
+    this.every(() => this.opts.heartbeatMs * (0.9 + Math.random() * 0.2), async () => await this.heartbeat())
+    this.every(() => Math.min(200, this.opts.heartbeatMs / 4), () => this.detect())
+    this.every(() => this.opts.antiEntropyMs * (0.8 + Math.random() * 0.4), () => this.antiEntropy())
+    this.every(() => 2000 * (0.8 + Math.random() * 0.4), () => this.connectMembers())
+    this.every(() => 60_000, async () => {
+      const n = await this.config.collectTombstones(this.opts.tombstoneTtlMs)
+      if (n > 0) this.logger('info', 'config', 'collected tombstones', { count: n })
+    })
+    this.joiner.start()
+  }
+
+  /** Run `fn` repeatedly with a delay recomputed each time (jitter), until stop. */
+  private every (delay: () => number, fn: () => unknown): void {
+    const loop = (): void => {
+      const t = setTimeout(() => {
+        this.timers.delete(t)
+        if (this.stopped) return
+        Promise.resolve().then(fn).catch(err => this.logger('warn', 'agent', 'periodic task failed', { error: (err as Error).message })).finally(() => { if (!this.stopped) loop() })
+      }, delay())
+      this.timers.add(t)
+    }
+    loop()
+  }
+
+  private async heartbeat (): Promise<void> {
+    const hb: Heartbeat = {
+      v: 1,
+      id: this.id,
+      name: this.opts.node,
+      generation: this.generation,
+      counter: ++this.counter,
+      status: this.status,
+      address: this.address,
+      addrs: this.host.addresses(),
+      services: [...this.local.values()],
+      metrics: this.sampler.sample(this.host.bytesOut, this.host.bytesIn),
+      sentAt: Date.now()
+    }
+    const s = await signHeartbeat(hb, this.key)
+    this.accept(hb, s, true)
+    await this.host.publish(topics(this.opts.cluster).members, encodeHeartbeatMessage(s)).catch(() => {})
+  }
+
+  private detect (): void {
+    for (const t of this.table.tick(monoNow())) this.onTransition(t)
+  }
+
+  private async onGossip (topic: string, from: string, data: Uint8Array): Promise<void> {
+    const msg = decodeGossip(data)
+    const t = topics(this.opts.cluster)
+    if (msg?.t === 'hb' && topic === t.members) {
+      const hb = await openHeartbeat(msg.signed)
+      // Only the member itself may speak for itself: gossipsub's signer must be the subject.
+      if (hb === undefined || hb.id !== from) {
+        this.counters.heartbeatsRejected++
+        return
+      }
+      this.accept(hb, msg.signed, true)
+    } else if (msg?.t === 'cfg' && topic === t.config) {
+      this.counters.configRejected += msg.rejected
+      await this.config.applyRemote(msg.entries)
+    } else {
+      this.counters.gossipDropped++
+    }
+  }
+
+  private accept (hb: Heartbeat, s: SignedHeartbeat, direct: boolean): void {
+    if (hb.id === this.id && !direct) return
+    const before = this.table.get(hb.id)?.hb
+    const transitions = this.table.observe(hb, monoNow(), direct)
+    const after = this.table.get(hb.id)?.hb
+    if (after !== before) {
+      this.signed.set(hb.id, s)
+      if (before === undefined || JSON.stringify(before.services) !== JSON.stringify(after?.services)) this.bump('services')
+    }
+    for (const t of transitions) this.onTransition(t)
+  }
+
+  private onTransition (t: Transition): void {
+    if (t.to === 'reaped') this.signed.delete(t.id)
+    if (t.id !== this.id) {
+      const level = t.to === 'failed' || t.to === 'suspect' ? 'warn' : 'info'
+      const what = t.from === 'none' ? 'joined' : t.to === 'alive' ? 'up' : t.to
+      this.logger(level, 'member', what, { name: t.name, id: t.id, from: t.from })
+    }
+    this.bump('member')
+    this.emit('member', t)
+  }
+
+  private onDrift (e: Entry, aheadMs: number): void {
+    this.counters.clockDrift++
+    const last = this.driftWarned.get(e.origin) ?? 0
+    if (Date.now() - last > 60_000) {
+      this.driftWarned.set(e.origin, Date.now())
+      this.logger('warn', 'clock', 'remote stamp ahead of our clock beyond max drift; stored but not followed', { origin: e.origin, key: e.key, aheadMs })
+    }
+  }
+
+  private bump (kind: 'member' | 'config' | 'services'): void {
+    this.index++
+    this.emit('change', this.index, kind)
+  }
+
+  async setConfig (key: string, value: unknown): Promise<Entry> {
+    const e = await this.config.set(key, value)
+    this.logger('info', 'config', 'set', { key })
+    await this.publishConfig(e)
+    return e
+  }
+
+  async deleteConfig (key: string): Promise<{ entry: Entry, existed: boolean }> {
+    const r = await this.config.delete(key)
+    this.logger('info', 'config', 'deleted', { key })
+    await this.publishConfig(r.entry)
+    return r
+  }
+
+  private async publishConfig (e: Entry): Promise<void> {
+    // Published after the write is durable; if gossip fails, anti-entropy still carries it.
+    await this.host.publish(topics(this.opts.cluster).config, encodeConfigMessage([e])).catch(() => {})
+  }
+
+  /**
+   * Gossip needs no full mesh, but a member reached only through one relay is cut off when the
+   * relay dies. Dial members we know of (their heartbeat lists their addresses) until we have
+   * `targetPeers` connections, so the overlay stays connected when any one agent goes away.
+   */
+  private connectMembers (): void {
+    const connected = new Set(this.host.connectedPeers())
+    let missing = this.opts.targetPeers - connected.size
+    const candidates = this.table.list().filter(m => m.hb.id !== this.id && m.status !== 'left' && m.status !== 'failed' && !connected.has(m.hb.id))
+    for (const m of candidates.sort(() => Math.random() - 0.5)) {
+      if (missing-- <= 0) return
+      this.host.dialPeer(m.hb.id, m.hb.addrs).catch(() => {})
+    }
+  }
+
+  private antiEntropy (): void {
+    const peers = this.host.connectedPeers().filter(p => !this.syncing.has(p))
+    if (peers.length > 0) this.sync(peers[Math.floor(Math.random() * peers.length)])
+  }
+
+  private sync (peer: string): void {
+    if (this.syncing.has(peer) || this.stopped) return
+    this.syncing.add(peer)
+    const started = performance.now()
+    this.host.openSync(peer, AbortSignal.timeout(10_000))
+      .then(async stream => await initiateSync(stream, this.syncState()))
+      .then(stats => {
+        this.counters.syncs++
+        const level = stats.entriesReceived > 0 || stats.entriesSent > 0 ? 'info' : 'debug'
+        this.logger(level, 'sync', 'done', { peer, ms: Math.round(performance.now() - started), ...stats })
+      })
+      .catch(err => {
+        this.counters.syncFailures++
+        this.logger('debug', 'sync', 'failed', { peer, error: (err as Error).message })
+      })
+      .finally(() => this.syncing.delete(peer))
+  }
+
+  private syncState (): SyncState {
+    return {
+      memberVersions: () => this.table.versions(),
+      signedHeartbeat: id => this.signed.get(id),
+      configDigest: () => this.config.map.digest(),
+      differingBuckets: other => this.config.map.differingBuckets(other),
+      entriesIn: buckets => this.config.map.inBuckets(buckets),
+      applyHeartbeats: async list => {
+        for (const raw of list) {
+          const hb = await openHeartbeat(raw)
+          if (hb === undefined) this.counters.heartbeatsRejected++
+          else this.accept(hb, raw as SignedHeartbeat, false)
+        }
+      },
+      applyEntries: async entries => { await this.config.applyRemote(entries) }
+    }
+  }
+
+  private async saveLocal (next: Map<string, ServiceRecord>): Promise<void> {
+    // Durable first: a registration the service was told about survives a restart.
+    if (this.opts.dataDir !== undefined) await saveServices(this.opts.dataDir, next.values())
+    this.local.clear()
+    for (const [k, v] of next) this.local.set(k, v)
+    await this.heartbeat()
+  }
+}
+
+/** The address to give other members: the listen host, or this host's first LAN IPv4. */
+function advertiseAddress (listenHost: string): string {
+  if (listenHost !== '0.0.0.0' && listenHost !== '::') return listenHost
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return '127.0.0.1'
+}

@@ -1,0 +1,95 @@
+// This agent's replica of the config map: the LWW map, the hybrid logical clock that stamps
+// local writes, and the on-disk log. Local writes are durable before they are visible or sent.
+import { checkKey, valueProblem } from '../core/config.js'
+import { MurmurError } from '../core/errors.js'
+import { observe, tickAfter, ZERO_HLC, type Hlc } from '../core/hlc.js'
+import { LwwMap, type Entry } from '../core/lww.js'
+import type { ConfigLog } from '../store/config-log.js'
+
+export interface ReplicaHooks {
+  /** Called for every entry that changed the map. */
+  changed: (e: Entry, source: 'local' | 'remote') => void
+  /** A remote stamp was too far ahead to advance our clock. */
+  drift: (e: Entry, aheadMs: number) => void
+  /** Persisting a remote entry failed (it stays in memory; peers will resend it after a restart). */
+  persistFailed: (err: Error) => void
+}
+
+export class ConfigReplica {
+  readonly map = new LwwMap()
+  private clock: Hlc = ZERO_HLC
+
+  constructor (
+    private readonly origin: string,
+    private readonly wallNow: () => number,
+    private readonly maxDriftMs: number,
+    private readonly log: ConfigLog | undefined,
+    private readonly hooks: ReplicaHooks
+  ) {}
+
+  /** Load entries read from disk (no persistence, no events). */
+  restore (entries: readonly Entry[]): void {
+    for (const e of entries) {
+      this.map.apply(e)
+      this.clock = observe(this.clock, e.hlc, this.wallNow(), Number.POSITIVE_INFINITY).clock
+    }
+  }
+
+  get (key: string): Entry | undefined {
+    const e = this.map.get(key)
+    return e === undefined || e.deleted ? undefined : e
+  }
+
+  async set (key: string, value: unknown): Promise<Entry> {
+    checkKey(key)
+    const problem = valueProblem(value)
+    if (problem !== undefined) throw new MurmurError('MURMUR_ERR_BAD_VALUE', problem)
+    return await this.writeLocal({ key, value, deleted: false })
+  }
+
+  /** Write a tombstone, whether or not the key is known here: a delete must win everywhere. */
+  async delete (key: string): Promise<{ entry: Entry, existed: boolean }> {
+    checkKey(key)
+    const existed = this.get(key) !== undefined
+    return { entry: await this.writeLocal({ key, deleted: true }), existed }
+  }
+
+  /** Merge entries from gossip or sync; returns how many changed the map. */
+  async applyRemote (entries: readonly Entry[]): Promise<number> {
+    const now = this.wallNow()
+    const changed: Entry[] = []
+    for (const e of entries) {
+      const seen = observe(this.clock, e.hlc, now, this.maxDriftMs)
+      this.clock = seen.clock
+      if (seen.drifted) this.hooks.drift(e, e.hlc.wall - now)
+      if (this.map.apply(e)) changed.push(e)
+    }
+    for (const e of changed) this.hooks.changed(e, 'remote')
+    if (changed.length > 0) this.persist(changed).catch(err => this.hooks.persistFailed(err as Error))
+    return changed.length
+  }
+
+  private async writeLocal (w: { key: string, value?: unknown, deleted: boolean }): Promise<Entry> {
+    // The stamp is above both our clock and the version being replaced: a write made after
+    // reading a key supersedes it even when that version came from a clock far ahead of ours.
+    const hlc = tickAfter(this.clock, this.map.get(w.key)?.hlc ?? ZERO_HLC, this.wallNow())
+    this.clock = hlc
+    const entry: Entry = { ...w, hlc, origin: this.origin }
+    await this.persist([entry])
+    if (this.map.apply(entry)) this.hooks.changed(entry, 'local')
+    return entry
+  }
+
+  private async persist (entries: Entry[]): Promise<void> {
+    if (this.log === undefined) return
+    await this.log.append(entries)
+  }
+
+  /** Forget tombstones older than `ttlMs` (by their own stamps), in memory and on disk. */
+  async collectTombstones (ttlMs: number): Promise<number> {
+    const horizon = this.wallNow() - ttlMs
+    const removed = this.map.collectTombstones(horizon)
+    if (removed > 0) await this.log?.compact(e => e.deleted && e.hlc.wall < horizon)
+    return removed
+  }
+}

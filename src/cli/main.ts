@@ -1,0 +1,204 @@
+// `murmur` command line: `agent` runs the daemon; every other command is an HTTP client of
+// a running agent's sidecar port.
+import '../polyfill.js'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { CliError, SidecarClient } from './client.js'
+import { ago, bytes, table } from './table.js'
+
+const DEFAULT_HTTP = '127.0.0.1:7401'
+
+const USAGE = `usage: murmur <command> [options]
+
+Agent:
+  murmur agent [--node NAME] [--cluster NAME] [--http HOST:PORT] [--listen HOST:PORT]
+               [--join ADDR]... [--no-mdns] [--data-dir DIR] [--log-level LEVEL]
+      Every flag has an env twin: MURMUR_NODE, MURMUR_CLUSTER, MURMUR_HTTP_ADDR, MURMUR_LISTEN,
+      MURMUR_JOIN (comma-separated), MURMUR_NO_MDNS=1, MURMUR_DATA_DIR, MURMUR_LOG_LEVEL.
+
+Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts):
+  murmur members                         members and their status
+  murmur status                          this agent's identity and counters
+  murmur services [NAME] [--healthy] [--tag T]
+  murmur register NAME --port P [--id ID] [--address A] [--tag T]... [--meta k=v]... [--weight W]
+  murmur deregister ID
+  murmur config get KEY | set KEY VALUE [--string] | del KEY | list [PREFIX]
+      VALUE is parsed as JSON when it is valid JSON (42, true, {"a":1}), else taken as a string.
+  murmur leave                           make the agent leave the cluster gracefully and exit
+`
+
+const clientOptions = {
+  http: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+type Values = Record<string, string | boolean | string[] | undefined>
+
+function parse (args: string[], options: ParseArgsConfig['options']): { values: Values, positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...clientOptions, ...options }, allowPositionals: true, strict: true })
+    return { values: r.values as Values, positionals: r.positionals }
+  } catch (err) {
+    throw new CliError(`${(err as Error).message}\n\n${USAGE}`, 2)
+  }
+}
+
+function client (values: Values): SidecarClient {
+  return new SidecarClient((values.http as string | undefined) ?? process.env.MURMUR_HTTP_ADDR ?? DEFAULT_HTTP)
+}
+
+function print (values: Values, data: unknown, human: () => string): void {
+  process.stdout.write(values.json === true ? JSON.stringify(data, null, 2) + '\n' : human())
+}
+
+function arity (positionals: string[], n: number, usage: string): void {
+  if (positionals.length !== n) throw new CliError(`usage: ${usage}`, 2)
+}
+
+interface MemberRow { name: string, id: string, address: string, status: string, generation: number, lastSeen: string, phi: number, services: number, metrics: { cpu: number, rss: number, load1: number } }
+interface Instance { id: string, name: string, node: string, address: string, port: number, tags: string[], health: string, memberStatus: string }
+interface ConfigItem { key: string, value: unknown, version: { hlc: string, origin: string, originName?: string }, updatedAt: string }
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  async agent (args) {
+    const { runAgent } = await import('./agent-command.js')
+    await runAgent(args, USAGE)
+  },
+
+  async members (args) {
+    const { values, positionals } = parse(args, {})
+    arity(positionals, 0, 'murmur members')
+    const rows = await client(values).request<MemberRow[]>('GET', '/v1/members')
+    print(values, rows, () => table(
+      ['NAME', 'ADDRESS', 'STATUS', 'GEN', 'LAST SEEN', 'PHI', 'SERVICES', 'CPU', 'RSS', 'LOAD', 'ID'],
+      rows.map(m => [m.name, m.address, m.status, m.generation, ago(m.lastSeen), m.phi, m.services, m.metrics.cpu, bytes(m.metrics.rss), m.metrics.load1, m.id])
+    ))
+  },
+
+  async status (args) {
+    const { values, positionals } = parse(args, {})
+    arity(positionals, 0, 'murmur status')
+    const self = await client(values).request<Record<string, unknown>>('GET', '/v1/agent/self')
+    print(values, self, () => Object.entries(self).map(([k, v]) => `${k.padEnd(11)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n') + '\n')
+  },
+
+  async services (args) {
+    const { values, positionals } = parse(args, { healthy: { type: 'boolean' }, tag: { type: 'string' } })
+    if (positionals.length > 1) throw new CliError('usage: murmur services [NAME] [--healthy] [--tag T]', 2)
+    const c = client(values)
+    if (positionals.length === 0) {
+      const rows = await c.request<Array<{ name: string, instances: number, passing: number, tags: string[] }>>('GET', '/v1/services')
+      print(values, rows, () => table(['NAME', 'INSTANCES', 'PASSING', 'TAGS'], rows.map(r => [r.name, r.instances, r.passing, r.tags.join(',')])))
+      return
+    }
+    const q = new URLSearchParams()
+    if (values.healthy === true) q.set('healthy', 'true')
+    if (typeof values.tag === 'string') q.set('tag', values.tag)
+    const rows = await c.request<Instance[]>('GET', `/v1/services/${encodeURIComponent(positionals[0])}${q.size > 0 ? '?' + q.toString() : ''}`)
+    print(values, rows, () => table(['ID', 'NODE', 'ADDRESS', 'PORT', 'HEALTH', 'MEMBER', 'TAGS'], rows.map(r => [r.id, r.node, r.address, r.port, r.health, r.memberStatus, r.tags.join(',')])))
+  },
+
+  async register (args) {
+    const { values, positionals } = parse(args, {
+      port: { type: 'string' }, id: { type: 'string' }, address: { type: 'string' },
+      tag: { type: 'string', multiple: true }, meta: { type: 'string', multiple: true }, weight: { type: 'string' }
+    })
+    arity(positionals, 1, 'murmur register NAME --port P [--id ID] [--tag T]... [--meta k=v]...')
+    if (values.port === undefined) throw new CliError('murmur register needs --port P', 2)
+    const meta: Record<string, string> = {}
+    for (const kv of (values.meta as string[] | undefined) ?? []) {
+      const i = kv.indexOf('=')
+      if (i <= 0) throw new CliError(`--meta takes key=value (got '${kv}')`, 2)
+      meta[kv.slice(0, i)] = kv.slice(i + 1)
+    }
+    const body: Record<string, unknown> = { name: positionals[0], port: Number(values.port), tags: values.tag ?? [], meta }
+    if (values.id !== undefined) body.id = values.id
+    if (values.address !== undefined) body.address = values.address
+    if (values.weight !== undefined) body.weight = Number(values.weight)
+    const r = await client(values).request<{ id: string, name: string, address: string, port: number }>('PUT', '/v1/agent/services', body)
+    print(values, r, () => `registered ${r.id} (${r.name} at ${r.address}:${r.port})\n`)
+  },
+
+  async deregister (args) {
+    const { values, positionals } = parse(args, {})
+    arity(positionals, 1, 'murmur deregister ID')
+    const r = await client(values).request('DELETE', `/v1/agent/services/${encodeURIComponent(positionals[0])}`)
+    print(values, r, () => `deregistered ${positionals[0]}\n`)
+  },
+
+  async config (args) {
+    const { values, positionals } = parse(args, { string: { type: 'boolean' } })
+    const [verb, ...rest] = positionals
+    const c = client(values)
+    const keyPath = (k: string): string => `/v1/config/${k.split('/').map(encodeURIComponent).join('/')}`
+    switch (verb) {
+      case 'get': {
+        arity(rest, 1, 'murmur config get KEY')
+        const item = await c.request<ConfigItem>('GET', keyPath(rest[0]))
+        print(values, item, () => (typeof item.value === 'string' ? item.value : JSON.stringify(item.value)) + '\n')
+        return
+      }
+      case 'set': {
+        arity(rest, 2, 'murmur config set KEY VALUE [--string]')
+        let value: unknown = rest[1]
+        if (values.string !== true) {
+          try { value = JSON.parse(rest[1]) } catch { value = rest[1] }
+        }
+        const item = await c.request<ConfigItem>('PUT', keyPath(rest[0]), value)
+        print(values, item, () => `set ${item.key} (version ${item.version.hlc})\n`)
+        return
+      }
+      case 'del':
+      case 'delete': {
+        arity(rest, 1, 'murmur config del KEY')
+        const r = await c.request<{ existed: boolean }>('DELETE', keyPath(rest[0]))
+        print(values, r, () => r.existed ? `deleted ${rest[0]}\n` : `deleted ${rest[0]} (it was not set here)\n`)
+        return
+      }
+      case 'list': {
+        if (rest.length > 1) throw new CliError('usage: murmur config list [PREFIX]', 2)
+        const q = rest[0] === undefined ? '' : `?prefix=${encodeURIComponent(rest[0])}`
+        const r = await c.request<{ items: ConfigItem[] }>('GET', `/v1/config${q}`)
+        print(values, r, () => table(['KEY', 'VALUE', 'UPDATED', 'BY'], r.items.map(i => {
+          const v = JSON.stringify(i.value)
+          return [i.key, v.length > 60 ? v.slice(0, 57) + '...' : v, i.updatedAt, i.version.originName ?? i.version.origin.slice(-8)]
+        })))
+        return
+      }
+      default:
+        throw new CliError('usage: murmur config get KEY | set KEY VALUE | del KEY | list [PREFIX]', 2)
+    }
+  },
+
+  async leave (args) {
+    const { values, positionals } = parse(args, {})
+    arity(positionals, 0, 'murmur leave')
+    const r = await client(values).request('PUT', '/v1/agent/leave')
+    print(values, r, () => 'agent is leaving the cluster\n')
+  }
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(USAGE)
+    return name === undefined ? 2 : 0
+  }
+  const command = commands[name]
+  try {
+    if (command === undefined) throw new CliError(`unknown command '${name}'\n\n${USAGE}`, 2)
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    await command(rest)
+    return 0
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`murmur: ${err.message}\n`)
+      return err.exitCode
+    }
+    process.stderr.write(`murmur: ${(err as Error).message}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,149 @@
+// The sidecar API (README "Sidecar API" documents every route).
+import type { Agent } from '../agent/agent.js'
+import { checkKey } from '../core/config.js'
+import { MurmurError } from '../core/errors.js'
+import { formatHlc } from '../core/hlc.js'
+import type { Entry } from '../core/lww.js'
+import type { Reply, Request, Route } from './server.js'
+
+export const VERSION = '0.1.0'
+
+function configItem (agent: Agent, e: Entry): Record<string, unknown> {
+  return {
+    key: e.key,
+    value: e.value,
+    version: { hlc: formatHlc(e.hlc), origin: e.origin, originName: agent.table.get(e.origin)?.hb.name },
+    updatedAt: new Date(e.hlc.wall).toISOString()
+  }
+}
+
+function indexed (agent: Agent, body: unknown): Reply {
+  return { body, headers: { 'x-murmur-index': String(agent.index) } }
+}
+
+function flag (req: Request, name: string): boolean | undefined {
+  const v = req.query.get(name)
+  if (v === null) return undefined
+  if (v === '' || v === 'true' || v === '1') return true
+  if (v === 'false' || v === '0') return false
+  throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `query parameter '${name}' must be true or false`)
+}
+
+export function memberView (agent: Agent): Array<Record<string, unknown>> {
+  const wallOffset = Date.now() - (performance.timeOrigin + performance.now())
+  return agent.members().map(m => ({
+    name: m.hb.name,
+    id: m.hb.id,
+    address: m.hb.address,
+    addrs: m.hb.addrs,
+    status: m.status,
+    generation: m.hb.generation,
+    counter: m.hb.counter,
+    lastSeen: new Date(Math.round(m.lastSeen + wallOffset)).toISOString(),
+    statusSince: new Date(Math.round(m.since + wallOffset)).toISOString(),
+    phi: Math.round(m.phi * 100) / 100,
+    self: m.hb.id === agent.id,
+    services: m.hb.services.length,
+    metrics: m.hb.metrics
+  }))
+}
+
+function prometheus (agent: Agent): string {
+  const lines: string[] = []
+  const gauge = (name: string, help: string, value: number, labels = ''): void => {
+    lines.push(`# HELP murmur_${name} ${help}`, `# TYPE murmur_${name} gauge`, `murmur_${name}${labels} ${value}`)
+  }
+  const byStatus = { alive: 0, suspect: 0, failed: 0, left: 0 }
+  for (const m of agent.table.list()) byStatus[m.status]++
+  lines.push('# HELP murmur_members Members by status.', '# TYPE murmur_members gauge')
+  for (const [s, n] of Object.entries(byStatus)) lines.push(`murmur_members{status="${s}"} ${n}`)
+  gauge('config_keys', 'Live config keys.', agent.config.map.liveSize)
+  gauge('config_tombstones', 'Deleted keys still remembered.', agent.config.map.size - agent.config.map.liveSize)
+  gauge('local_services', 'Services registered with this agent.', agent.localServices().length)
+  gauge('gossip_bytes_in', 'Gossip payload bytes received.', agent.host.bytesIn)
+  gauge('gossip_bytes_out', 'Gossip payload bytes sent.', agent.host.bytesOut)
+  for (const [k, v] of Object.entries(agent.counters)) {
+    const name = k.replace(/[A-Z]/g, c => '_' + c.toLowerCase())
+    lines.push(`# HELP murmur_${name}_total ${k}`, `# TYPE murmur_${name}_total counter`, `murmur_${name}_total ${v}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+export function routes (agent: Agent, onLeave: () => void): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: '/v1/agent/self',
+      handler: () => indexed(agent, {
+        name: agent.opts.node,
+        id: agent.id,
+        cluster: agent.opts.cluster,
+        generation: agent.generation,
+        address: agent.address,
+        addrs: agent.host.addresses(),
+        version: VERSION,
+        startedAt: new Date(agent.startedAt).toISOString(),
+        peers: agent.host.connectedPeers().length,
+        config: { keys: agent.config.map.liveSize, tombstones: agent.config.map.size - agent.config.map.liveSize },
+        counters: agent.counters
+      })
+    },
+    { method: 'GET', pattern: '/v1/members', handler: () => indexed(agent, memberView(agent)) },
+    { method: 'GET', pattern: '/v1/agent/services', handler: () => indexed(agent, agent.localServices()) },
+    {
+      method: 'PUT',
+      pattern: '/v1/agent/services',
+      handler: async (req) => ({ body: await agent.register(await req.json()) })
+    },
+    {
+      method: 'DELETE',
+      pattern: '/v1/agent/services/:id',
+      handler: async (_req, p) => ({ body: await agent.deregister(p.id) })
+    },
+    {
+      method: 'PUT',
+      pattern: '/v1/agent/leave',
+      handler: () => {
+        setImmediate(onLeave)
+        return { body: { leaving: true } }
+      }
+    },
+    { method: 'GET', pattern: '/v1/services', handler: () => indexed(agent, agent.services()) },
+    {
+      method: 'GET',
+      pattern: '/v1/services/:name',
+      handler: (req, p) => indexed(agent, agent.instances(p.name, { healthy: flag(req, 'healthy'), tag: req.query.get('tag') ?? undefined }))
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/config',
+      handler: (req) => indexed(agent, { items: agent.config.map.list(req.query.get('prefix') ?? '').map(e => configItem(agent, e)) })
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/config/*key',
+      handler: (_req, p) => {
+        const e = agent.config.get(checkKey(p.key))
+        if (e === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `config key '${p.key}' is not set`)
+        return indexed(agent, configItem(agent, e))
+      }
+    },
+    {
+      method: 'PUT',
+      pattern: '/v1/config/*key',
+      handler: async (req, p) => {
+        checkKey(p.key)
+        return { body: configItem(agent, await agent.setConfig(p.key, await req.json())) }
+      }
+    },
+    {
+      method: 'DELETE',
+      pattern: '/v1/config/*key',
+      handler: async (_req, p) => {
+        const { entry, existed } = await agent.deleteConfig(p.key)
+        return { body: { key: entry.key, deleted: true, existed, version: { hlc: formatHlc(entry.hlc), origin: entry.origin } } }
+      }
+    },
+    { method: 'GET', pattern: '/metrics', handler: () => ({ text: prometheus(agent) }) }
+  ]
+}
