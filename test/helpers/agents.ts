@@ -100,10 +100,12 @@ export class Cluster {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...spec.env } })
     const a = new AgentProc(spec, `127.0.0.1:${httpPort}`, `127.0.0.1:${listenPort}`, proc)
     this.agents.push(a)
-    await waitFor(`agent ${spec.name} to serve HTTP`, async () => {
-      if (!a.alive) throw new Error(`agent ${spec.name} exited:\n${a.output}`)
-      return (await a.get('/v1/agent/self')).status === 200
-    }, 30_000)
+    const exited = a.exited.then(code => { throw new Error(`agent ${spec.name} exited with ${code}:\n${a.output}`) })
+    await Promise.race([
+      exited,
+      waitFor(`agent ${spec.name} to serve HTTP`, async () => (await a.get('/v1/agent/self')).status === 200, 30_000)
+    ])
+    exited.catch(() => {})
     return a
   }
 

@@ -1,0 +1,70 @@
+// Shared builders for the unit tests: valid heartbeats, members, entries and a seeded PRNG.
+import type { Heartbeat } from '../../src/core/heartbeat.js'
+import type { Member, MemberStatus, MembershipOptions } from '../../src/core/members.js'
+import type { ServiceRecord } from '../../src/core/service.js'
+import type { Entry } from '../../src/core/lww.js'
+
+/** Deterministic PRNG (mulberry32): returns floats in [0, 1). */
+export function seeded (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export const MEMBER_OPTS: MembershipOptions = {
+  windowSize: 100,
+  minStdDevMs: 250,
+  acceptablePauseMs: 1000,
+  firstIntervalMs: 1000,
+  phiSuspect: 8,
+  suspicionMs: 2000,
+  reapMs: 3_600_000
+}
+
+export function service (over: Partial<ServiceRecord> & { name: string }): ServiceRecord {
+  return {
+    id: over.name,
+    address: '10.0.0.1',
+    port: 8080,
+    tags: [],
+    meta: {},
+    weight: 1,
+    health: 'passing',
+    ...over
+  }
+}
+
+/** A valid heartbeat (isHeartbeat accepts it) for node `id`; override any field. */
+export function heartbeat (id: string, over: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    v: 1,
+    id,
+    name: `node-${id}`,
+    generation: 1,
+    counter: 1,
+    status: 'alive',
+    address: '10.0.0.1',
+    addrs: ['/ip4/10.0.0.1/tcp/4001'],
+    services: [],
+    metrics: { cpu: 0.1, rss: 50e6, memFree: 1e9, memTotal: 4e9, load1: 0.2, netTx: 1000, netRx: 2000 },
+    sentAt: 1_700_000_000_000,
+    ...over
+  }
+}
+
+export function member (hb: Heartbeat, status: MemberStatus = 'alive'): Member {
+  return { hb, status, lastSeen: 0, since: 0 }
+}
+
+export function entry (key: string, wall: number, logical = 0, origin = 'n1', value: unknown = `${key}@${wall}.${logical}.${origin}`): Entry {
+  return { key, value, deleted: false, hlc: { wall, logical }, origin }
+}
+
+export function tombstone (key: string, wall: number, logical = 0, origin = 'n1'): Entry {
+  return { key, deleted: true, hlc: { wall, logical }, origin }
+}
