@@ -29,9 +29,11 @@ import { resolveOptions, type AgentOptions } from './options.js'
 export interface AgentEvents {
   member: [t: Transition]
   config: [e: Entry, source: 'local' | 'remote']
-  /** Any change a reader could observe; `index` grows by one each time. */
-  change: [index: number, kind: 'member' | 'config' | 'services']
+  /** Any change a reader could observe; `index` grows by one each time. `key` for config. */
+  change: [index: number, kind: ChangeKind, key?: string]
 }
+
+export type ChangeKind = 'member' | 'config' | 'services'
 
 /** Monotonic clock in epoch ms: used for failure detection, immune to wall-clock jumps. */
 const monoNow = (): number => performance.timeOrigin + performance.now()
@@ -49,6 +51,10 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   /** Grows on every observable change; readers use it to wait for news. */
   index = 1
+  /** Index of the last change of each config key (tombstones included), of members, of services. */
+  readonly configIndex = new Map<string, number>()
+  memberIndex = 1
+  servicesIndex = 1
   readonly startedAt = Date.now()
   private counter = 0
   private status: 'alive' | 'left' = 'alive'
@@ -77,7 +83,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.table = new MemberTable(host.peerId, opts)
     this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, log, {
       changed: (e, source) => {
-        this.bump('config')
+        this.bump('config', e.key)
         this.emit('config', e, source)
         if (source === 'remote') this.logger('debug', 'config', e.deleted ? 'deleted' : 'applied', { key: e.key, origin: e.origin })
       },
@@ -296,9 +302,20 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
   }
 
-  private bump (kind: 'member' | 'config' | 'services'): void {
+  private bump (kind: ChangeKind, key?: string): void {
     this.index++
-    this.emit('change', this.index, kind)
+    if (kind === 'config' && key !== undefined) this.configIndex.set(key, this.index)
+    // A member transition changes which instances are served, so it is a services change too.
+    else this.servicesIndex = this.index
+    if (kind === 'member') this.memberIndex = this.index
+    this.emit('change', this.index, kind, key)
+  }
+
+  /** The index of the newest change to config keys under `prefix`. */
+  configPrefixIndex (prefix: string): number {
+    let max = 1
+    for (const [k, i] of this.configIndex) if (i > max && k.startsWith(prefix)) max = i
+    return max
   }
 
   async setConfig (key: string, value: unknown): Promise<Entry> {
@@ -324,11 +341,14 @@ export class Agent extends EventEmitter<AgentEvents> {
    * Gossip needs no full mesh, but a member reached only through one relay is cut off when the
    * relay dies. Dial members we know of (their heartbeat lists their addresses) until we have
    * `targetPeers` connections, so the overlay stays connected when any one agent goes away.
+   * (Members with a higher id dial us; with both rules every pair is covered.)
    */
   private connectMembers (): void {
     const connected = new Set(this.host.connectedPeers())
     let missing = this.opts.targetPeers - connected.size
-    const candidates = this.table.list().filter(m => m.hb.id !== this.id && m.status !== 'left' && m.status !== 'failed' && !connected.has(m.hb.id))
+    // Only the lower peer id dials: two agents dialling each other at once end with two
+    // connections, and gossipsub keeps writing to its stream on whichever one is closed later.
+    const candidates = this.table.list().filter(m => m.hb.id < this.id && m.status !== 'left' && m.status !== 'failed' && !connected.has(m.hb.id))
     for (const m of candidates.sort(() => Math.random() - 0.5)) {
       if (missing-- <= 0) return
       this.host.dialPeer(m.hb.id, m.hb.addrs).catch(() => {})

@@ -4,6 +4,7 @@ import { checkKey } from '../core/config.js'
 import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
+import { block, type Watched } from './blocking.js'
 import type { Reply, Request, Route } from './server.js'
 
 export const VERSION = '0.1.0'
@@ -17,9 +18,11 @@ function configItem (agent: Agent, e: Entry): Record<string, unknown> {
   }
 }
 
-function indexed (agent: Agent, body: unknown): Reply {
-  return { body, headers: { 'x-murmur-index': String(agent.index) } }
+function indexed (index: number, body: unknown): Reply {
+  return { body, headers: { 'x-murmur-index': String(index) } }
 }
+
+
 
 function flag (req: Request, name: string): boolean | undefined {
   const v = req.query.get(name)
@@ -70,11 +73,13 @@ function prometheus (agent: Agent): string {
 }
 
 export function routes (agent: Agent, onLeave: () => void): Route[] {
+  const memberWatch: Watched = { index: () => agent.memberIndex, concerns: kind => kind === 'member' }
+  const servicesWatch: Watched = { index: () => agent.servicesIndex, concerns: kind => kind !== 'config' }
   return [
     {
       method: 'GET',
       pattern: '/v1/agent/self',
-      handler: () => indexed(agent, {
+      handler: () => indexed(agent.index, {
         name: agent.opts.node,
         id: agent.id,
         cluster: agent.opts.cluster,
@@ -88,8 +93,15 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         counters: agent.counters
       })
     },
-    { method: 'GET', pattern: '/v1/members', handler: () => indexed(agent, memberView(agent)) },
-    { method: 'GET', pattern: '/v1/agent/services', handler: () => indexed(agent, agent.localServices()) },
+    {
+      method: 'GET',
+      pattern: '/v1/members',
+      handler: async (req) => {
+        await block(agent, req, memberWatch)
+        return indexed(agent.memberIndex, memberView(agent))
+      }
+    },
+    { method: 'GET', pattern: '/v1/agent/services', handler: () => indexed(agent.servicesIndex, agent.localServices()) },
     {
       method: 'PUT',
       pattern: '/v1/agent/services',
@@ -108,24 +120,42 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         return { body: { leaving: true } }
       }
     },
-    { method: 'GET', pattern: '/v1/services', handler: () => indexed(agent, agent.services()) },
+    {
+      method: 'GET',
+      pattern: '/v1/services',
+      handler: async (req) => {
+        await block(agent, req, servicesWatch)
+        return indexed(agent.servicesIndex, agent.services())
+      }
+    },
     {
       method: 'GET',
       pattern: '/v1/services/:name',
-      handler: (req, p) => indexed(agent, agent.instances(p.name, { healthy: flag(req, 'healthy'), tag: req.query.get('tag') ?? undefined }))
+      handler: async (req, p) => {
+        const opts = { healthy: flag(req, 'healthy'), tag: req.query.get('tag') ?? undefined }
+        await block(agent, req, servicesWatch)
+        return indexed(agent.servicesIndex, agent.instances(p.name, opts))
+      }
     },
     {
       method: 'GET',
       pattern: '/v1/config',
-      handler: (req) => indexed(agent, { items: agent.config.map.list(req.query.get('prefix') ?? '').map(e => configItem(agent, e)) })
+      handler: async (req) => {
+        const prefix = req.query.get('prefix') ?? ''
+        await block(agent, req, { index: () => agent.configPrefixIndex(prefix), concerns: (kind, key) => kind === 'config' && key?.startsWith(prefix) === true })
+        return indexed(agent.configPrefixIndex(prefix), { items: agent.config.map.list(prefix).map(e => configItem(agent, e)) })
+      }
     },
     {
       method: 'GET',
       pattern: '/v1/config/*key',
-      handler: (_req, p) => {
-        const e = agent.config.get(checkKey(p.key))
+      handler: async (req, p) => {
+        const key = checkKey(p.key)
+        const index = (): number => agent.configIndex.get(key) ?? 1
+        await block(agent, req, { index, concerns: (kind, k) => kind === 'config' && k === key })
+        const e = agent.config.get(key)
         if (e === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `config key '${p.key}' is not set`)
-        return indexed(agent, configItem(agent, e))
+        return indexed(index(), configItem(agent, e))
       }
     },
     {

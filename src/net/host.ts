@@ -146,8 +146,9 @@ export class Host extends EventEmitter<HostEvents> {
       const { id, multiaddrs } = evt.detail
       if (this.isConnected(id.toString()) || id.equals(this.node.peerId)) return
       this.emit('discovered', id.toString())
-      // libp2p 2 does not dial discovered peers by itself.
-      this.node.dial(multiaddrs.length > 0 ? multiaddrs : id).catch(() => {})
+      // libp2p 2 does not dial discovered peers by itself. Both sides discover each other at
+      // once; only the lower id dials, so the pair ends with one connection (see agent.ts).
+      if (id.toString() < this.peerId) this.node.dial(multiaddrs.length > 0 ? multiaddrs : id).catch(() => {})
     })
   }
 }
