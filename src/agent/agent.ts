@@ -10,7 +10,7 @@ import { MurmurError } from '../core/errors.js'
 import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
 import { MemberTable, type Member, type Transition } from '../core/members.js'
-import { parseService, SERVICE_LIMITS, type ServiceRecord } from '../core/service.js'
+import { parseService, SERVICE_LIMITS, type HealthStatus, type ServiceRecord } from '../core/service.js'
 import { hostPortToMultiaddr, parseHostPort, parseJoin } from '../net/addr.js'
 import { Host, topics } from '../net/host.js'
 import { answerSync, initiateSync, type SyncState } from '../net/sync.js'
@@ -21,6 +21,7 @@ import { nextGeneration } from '../store/generation.js'
 import { loadOrCreateKey } from '../store/identity.js'
 import { loadServices, saveServices } from '../store/services.js'
 import { ConfigReplica } from './config-replica.js'
+import { HealthChecks } from './checks.js'
 import { Joiner } from './joiner.js'
 import { createLogger, type Logger } from './log.js'
 import { MetricsSampler } from './metrics.js'
@@ -63,6 +64,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly syncing = new Set<string>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly sampler = new MetricsSampler()
+  private readonly checks = new HealthChecks((id, health, output) => { this.onHealth(id, health, output) })
   private readonly driftWarned = new Map<string, number>()
   private stopped = false
   readonly table: MemberTable
@@ -119,7 +121,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const joiner = new Joiner(host, joins, logger)
     const agent = new Agent(opts, host, key, generation, opts.advertise ?? advertiseAddress(listen.host), log, logger, joiner)
     agent.config.restore(restored)
-    for (const s of services) agent.local.set(s.id, s)
+    // Health is not trusted across a restart: a checked service starts critical again.
+    for (const s of services) agent.local.set(s.id, parseService(withoutHealth(s), s.address))
+    agent.checks.sync(agent.local.values())
     await agent.run()
     logger('info', 'agent', 'started', {
       node: opts.node, id: host.peerId, cluster: opts.cluster, generation, listen: host.addresses().join(','),
@@ -150,7 +154,12 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   async register (input: unknown): Promise<ServiceRecord> {
-    const record = parseService(input, this.address)
+    const parsed = parseService(input, this.address)
+    const prev = this.local.get(parsed.id)
+    // Re-registering with the same check keeps its current health instead of resetting it.
+    const record = prev !== undefined && JSON.stringify(prev.check) === JSON.stringify(parsed.check)
+      ? { ...parsed, health: prev.health, output: prev.output, since: prev.since }
+      : { ...parsed, since: Date.now() }
     if (!this.local.has(record.id) && this.local.size >= SERVICE_LIMITS.perAgent) {
       throw new MurmurError('MURMUR_ERR_BAD_SERVICE', `an agent hosts at most ${SERVICE_LIMITS.perAgent} services`)
     }
@@ -170,6 +179,22 @@ export class Agent extends EventEmitter<AgentEvents> {
     return record
   }
 
+  /** A TTL check update from the service (`murmur` equivalent of Consul's check pass/warn/fail). */
+  ttl (id: string, status: 'pass' | 'warn' | 'fail', output: string): ServiceRecord {
+    if (!this.local.has(id)) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `no service with id '${id}' is registered on this agent`)
+    this.checks.ttl(id, status, output)
+    return this.local.get(id) as ServiceRecord
+  }
+
+  private onHealth (id: string, health: HealthStatus, output: string): void {
+    const cur = this.local.get(id)
+    if (cur === undefined || (cur.health === health && cur.output === output)) return
+    this.local.set(id, { ...cur, health, output, since: cur.health === health ? cur.since : Date.now() })
+    if (cur.health !== health) this.logger('info', 'health', health, { id, output })
+    // Tell the cluster now rather than at the next heartbeat.
+    if (cur.health !== health) this.heartbeat().catch(() => {})
+  }
+
   /** Announce a graceful leave, give it time to spread, and stop. */
   async leave (): Promise<void> {
     if (this.stopped) return
@@ -184,6 +209,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.stopped) return
     this.stopped = true
     for (const t of this.timers) clearTimeout(t)
+    this.checks.stop()
     this.joiner.stop()
     await this.host.stop().catch(() => {})
     await this.log?.close().catch(() => {})
@@ -401,8 +427,14 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.opts.dataDir !== undefined) await saveServices(this.opts.dataDir, next.values())
     this.local.clear()
     for (const [k, v] of next) this.local.set(k, v)
+    this.checks.sync(this.local.values())
     await this.heartbeat()
   }
+}
+
+function withoutHealth (s: ServiceRecord): Record<string, unknown> {
+  const { health: _h, output: _o, since: _s, ...registration } = s
+  return registration
 }
 
 /** The address to give other members: the listen host, or this host's first LAN IPv4. */

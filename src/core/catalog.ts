@@ -13,6 +13,9 @@ export interface Instance {
   meta: Record<string, string>
   weight: number
   health: HealthStatus
+  output: string
+  /** Wall time (ms) of the last health change. */
+  since: number
   memberStatus: Member['status']
 }
 
@@ -41,6 +44,8 @@ export function instancesOf (members: readonly Member[], name: string, opts: { h
         meta: { ...s.meta },
         weight: s.weight,
         health: s.health,
+        output: s.output,
+        since: s.since,
         memberStatus: m.status
       })
     }

@@ -3,19 +3,13 @@
 // index in X-Murmur-Index. A waiter is one listener on the agent's change event, removed when
 // it returns, so idle waiters cost a closure each and nothing after they leave.
 import type { Agent, ChangeKind } from '../agent/agent.js'
+import { parseDuration } from '../core/duration.js'
 import { MurmurError } from '../core/errors.js'
 import type { Request } from './server.js'
 
 /** @default 60 s; at most 10 min. */
 export const DEFAULT_WAIT_MS = 60_000
 export const MAX_WAIT_MS = 600_000
-
-export function parseDuration (s: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s)
-  if (m === null) return undefined
-  const n = Number(m[1])
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000
-}
 
 export interface Watched {
   /** The index of the newest change to what the read returns. */

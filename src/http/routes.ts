@@ -114,6 +114,19 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
     },
     {
       method: 'PUT',
+      pattern: '/v1/agent/services/:id/ttl',
+      handler: async (req, p) => {
+        const body = await req.json()
+        const o = (typeof body === 'string' ? { status: body } : body) as { status?: unknown, output?: unknown }
+        if (typeof o !== 'object' || o === null || !['pass', 'warn', 'fail'].includes(o.status as string)) {
+          throw new MurmurError('MURMUR_ERR_BAD_REQUEST', 'body must be {"status": "pass" | "warn" | "fail", "output"?: string}')
+        }
+        if (o.output !== undefined && typeof o.output !== 'string') throw new MurmurError('MURMUR_ERR_BAD_REQUEST', 'output must be a string')
+        return { body: agent.ttl(p.id, o.status as 'pass' | 'warn' | 'fail', (o.output as string | undefined) ?? '') }
+      }
+    },
+    {
+      method: 'PUT',
       pattern: '/v1/agent/leave',
       handler: () => {
         setImmediate(onLeave)

@@ -1,0 +1,112 @@
+// Agent-run health checks (TTL, HTTP, TCP) seen from another agent, and a paused process.
+import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createTcpServer } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Cluster, waitFor, type AgentProc } from '../helpers/agents.js'
+
+const cluster = new Cluster()
+let a: AgentProc, b: AgentProc
+
+async function healthOn (agent: AgentProc, name: string): Promise<string | undefined> {
+  const { body } = await agent.get(`/v1/services/${name}`)
+  return body[0]?.health
+}
+
+async function healthyCount (agent: AgentProc, name: string): Promise<number> {
+  return (await agent.get(`/v1/services/${name}?healthy=true`)).body.length
+}
+
+beforeAll(async () => {
+  a = await cluster.start({ name: 'a' })
+  b = await cluster.start({ name: 'b', join: [a.listen] })
+  await cluster.converged(['a', 'b'])
+})
+
+afterAll(async () => { await cluster.stopAll() })
+
+describe('health checks run by the agent', () => {
+  it('TTL: critical until the first pass, passing on pass, critical again when the TTL runs out', async () => {
+    const reg = await a.req('PUT', '/v1/agent/services', { name: 'ttl-svc', port: 5000, check: { ttl: '3s' } })
+    expect(reg.body.health).toBe('critical')
+    await waitFor('ttl-svc on b', async () => (await healthOn(b, 'ttl-svc')) === 'critical')
+    expect(await healthyCount(b, 'ttl-svc')).toBe(0)
+
+    const pass = await a.req('PUT', '/v1/agent/services/ttl-svc/ttl', { status: 'pass', output: 'all good' })
+    expect(pass.body).toMatchObject({ health: 'passing', output: 'all good' })
+    await waitFor('passing on b', async () => (await healthyCount(b, 'ttl-svc')) === 1)
+    const inst = (await b.get('/v1/services/ttl-svc')).body[0]
+    expect(inst).toMatchObject({ health: 'passing', output: 'all good' })
+
+    await a.req('PUT', '/v1/agent/services/ttl-svc/ttl', 'warn')
+    await waitFor('warning on b', async () => (await healthOn(b, 'ttl-svc')) === 'warning')
+    expect(await healthyCount(b, 'ttl-svc')).toBe(0)
+
+    await a.req('PUT', '/v1/agent/services/ttl-svc/ttl', { status: 'pass' })
+    await waitFor('passing again', async () => (await healthyCount(b, 'ttl-svc')) === 1)
+    // No more updates: the TTL expires and the instance leaves the healthy answer everywhere.
+    await waitFor('ttl expired on b', async () => (await healthOn(b, 'ttl-svc')) === 'critical', 15_000)
+    expect((await b.get('/v1/services/ttl-svc')).body[0].output).toMatch(/TTL expired/)
+  })
+
+  it('HTTP: follows a real local server that starts failing and recovers', async () => {
+    let status = 200
+    const server: Server = createHttpServer((_req, res) => { res.writeHead(status); res.end() })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as { port: number }).port
+    try {
+      await a.req('PUT', '/v1/agent/services', { name: 'http-svc', port, check: { http: `http://127.0.0.1:${port}/health`, interval: '300ms', timeout: '1s' } })
+      await waitFor('passing on b', async () => (await healthyCount(b, 'http-svc')) === 1)
+      status = 500
+      await waitFor('critical on b', async () => (await healthOn(b, 'http-svc')) === 'critical')
+      expect((await b.get('/v1/services/http-svc')).body[0].output).toMatch(/500/)
+      expect(await healthyCount(b, 'http-svc')).toBe(0)
+      status = 200
+      await waitFor('recovered on b', async () => (await healthyCount(b, 'http-svc')) === 1)
+    } finally {
+      server.close()
+    }
+  })
+
+  it('TCP: passing while something listens, critical once it stops', async () => {
+    const server = createTcpServer(sock => sock.destroy())
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as { port: number }).port
+    await a.req('PUT', '/v1/agent/services', { name: 'tcp-svc', port, check: { tcp: `127.0.0.1:${port}`, interval: '300ms' } })
+    await waitFor('passing on b', async () => (await healthyCount(b, 'tcp-svc')) === 1)
+    await new Promise<void>(resolve => server.close(() => resolve()))
+    await waitFor('critical on b', async () => (await healthOn(b, 'tcp-svc')) === 'critical')
+    expect((await b.get('/v1/services/tcp-svc')).body[0].output).toMatch(/ECONNREFUSED/)
+  })
+
+  it('rejects malformed checks and TTL updates with clear 4xx errors', async () => {
+    const bad: unknown[] = [
+      { ttl: 'soon' }, { ttl: '10s', http: 'http://x' }, { http: 'ftp://x', interval: '1s' },
+      { http: 'http://127.0.0.1:1/', interval: '1ms' }, { tcp: 'nohost', interval: '1s' }, { tcp: 'h:1', interval: '1s', retries: 3 }, 'ttl'
+    ]
+    for (const check of bad) {
+      const r = await a.req('PUT', '/v1/agent/services', { name: 'bad-check', port: 1, check })
+      expect({ check, status: r.status, code: r.body.error.code }).toEqual({ check, status: 400, code: 'MURMUR_ERR_BAD_SERVICE' })
+    }
+    expect((await a.req('PUT', '/v1/agent/services/ttl-svc/ttl', { status: 'maybe' })).status).toBe(400)
+    expect((await a.req('PUT', '/v1/agent/services/http-svc/ttl', { status: 'pass' })).status).toBe(404)
+    expect((await a.req('PUT', '/v1/agent/services/ghost/ttl', { status: 'pass' })).status).toBe(404)
+  })
+
+  it('a process paused (SIGSTOP) past detection is failed, then alive again everywhere on SIGCONT, never twice', async () => {
+    const c = await cluster.start({ name: 'sleeper', join: [a.listen] })
+    await cluster.converged(['a', 'b', 'sleeper'])
+    c.kill('SIGSTOP')
+    try {
+      for (const x of [a, b]) {
+        await waitFor('sleeper failed', async () => (await x.get('/v1/members')).body.find((m: any) => m.name === 'sleeper')?.status === 'failed', 30_000)
+      }
+    } finally {
+      c.kill('SIGCONT')
+    }
+    await cluster.converged(['a', 'b', 'sleeper'])
+    for (const x of [a, b]) {
+      const rows = (await x.get('/v1/members')).body.filter((m: any) => m.name === 'sleeper')
+      expect(rows).toHaveLength(1)
+    }
+  })
+})
