@@ -17,6 +17,7 @@ import { answerSync, initiateSync, type SyncState } from '../net/sync.js'
 import { decodeGossip, encodeConfigMessage, encodeHeartbeatMessage, openHeartbeat, signHeartbeat, type SignedHeartbeat } from '../net/wire.js'
 import { ConfigLog } from '../store/config-log.js'
 import { ensureDir } from '../store/files.js'
+import { readLastContact, writeLastContact } from '../store/contact.js'
 import { nextGeneration } from '../store/generation.js'
 import { loadOrCreateKey } from '../store/identity.js'
 import { loadServices, saveServices } from '../store/services.js'
@@ -47,7 +48,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     clockDrift: 0,
     syncs: 0,
     syncFailures: 0,
-    persistFailures: 0
+    persistFailures: 0,
+    quarantined: 0,
+    resurrectionsPrevented: 0
   }
 
   /** Grows on every observable change; readers use it to wait for news. */
@@ -67,6 +70,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly checks = new HealthChecks((id, health, output) => { this.onHealth(id, health, output) })
   private readonly driftWarned = new Map<string, number>()
   private stopped = false
+  /** Wall time of the last gossip or sync from any peer; undefined before the first. */
+  private lastContact: number | undefined
   readonly table: MemberTable
   readonly config: ConfigReplica
 
@@ -105,7 +110,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     let log: ConfigLog | undefined
     let restored: Entry[] = []
     let services: ServiceRecord[] = []
+    let lastContact: number | undefined
     if (opts.dataDir !== undefined) {
+      lastContact = await readLastContact(opts.dataDir)
       await ensureDir(opts.dataDir)
       const opened = await ConfigLog.open(opts.dataDir)
       log = opened.log
@@ -121,6 +128,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     const joiner = new Joiner(host, joins, logger)
     const agent = new Agent(opts, host, key, generation, opts.advertise ?? advertiseAddress(listen.host), log, logger, joiner)
     agent.config.restore(restored)
+    agent.lastContact = lastContact
+    agent.quarantineIfAway()
     // Health is not trusted across a restart: a checked service starts critical again.
     for (const s of services) agent.local.set(s.id, parseService(withoutHealth(s), s.address))
     agent.checks.sync(agent.local.values())
@@ -211,6 +220,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     for (const t of this.timers) clearTimeout(t)
     this.checks.stop()
     this.joiner.stop()
+    if (this.opts.dataDir !== undefined && this.lastContact !== undefined) await writeLastContact(this.opts.dataDir, this.lastContact).catch(() => {})
     await this.host.stop().catch(() => {})
     await this.log?.close().catch(() => {})
     this.logger('info', 'agent', 'stopped')
@@ -222,11 +232,20 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.host.on('message', (topic, from, data) => { this.onGossip(topic, from, data).catch(() => this.counters.gossipDropped++) })
     this.host.on('connect', peer => {
       this.logger('debug', 'net', 'connected', { peer })
+      this.quarantineIfAway()
       this.sync(peer)
     })
     this.host.on('disconnect', peer => this.logger('debug', 'net', 'disconnected', { peer }))
     await this.host.handleSync(async (stream, peer) => {
-      await answerSync(stream, this.syncState())
+      this.quarantineIfAway()
+      try {
+        await answerSync(stream, this.syncState())
+      } catch (err) {
+        this.logger('debug', 'sync', 'answering failed', { peer, error: (err as Error).message })
+        throw err
+      }
+      this.lastContact = Date.now()
+      await this.releaseQuarantine()
       this.logger('debug', 'sync', 'answered', { peer })
     })
     await this.heartbeat()
@@ -234,7 +253,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.every(() => Math.min(200, this.opts.heartbeatMs / 4), () => this.detect())
     this.every(() => this.opts.antiEntropyMs * (0.8 + Math.random() * 0.4), () => this.antiEntropy())
     this.every(() => 2000 * (0.8 + Math.random() * 0.4), () => this.connectMembers())
-    this.every(() => 60_000, async () => {
+    if (this.opts.dataDir !== undefined) {
+      const dir = this.opts.dataDir
+      this.every(() => 30_000, async () => { if (this.lastContact !== undefined) await writeLastContact(dir, this.lastContact) })
+    }
+    this.every(() => Math.min(60_000, this.opts.tombstoneTtlMs / 2), async () => {
       const n = await this.config.collectTombstones(this.opts.tombstoneTtlMs)
       if (n > 0) this.logger('info', 'config', 'collected tombstones', { count: n })
     })
@@ -278,6 +301,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private async onGossip (topic: string, from: string, data: Uint8Array): Promise<void> {
+    this.quarantineIfAway()
+    this.lastContact = Date.now()
     const msg = decodeGossip(data)
     const t = topics(this.opts.cluster)
     if (msg?.t === 'hb' && topic === t.members) {
@@ -317,6 +342,30 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.bump('member')
     this.emit('member', t)
+  }
+
+  /**
+   * Tombstones are forgotten after `tombstoneTtlMs`. An agent that has been out of touch for
+   * longer may hold keys the cluster deleted meanwhile; set its old entries aside until a sync
+   * shows which keys the cluster still knows (ConfigReplica.quarantine).
+   */
+  private quarantineIfAway (): void {
+    if (this.lastContact === undefined || Date.now() - this.lastContact <= this.opts.tombstoneTtlMs) return
+    const away = Date.now() - this.lastContact
+    this.lastContact = Date.now()
+    const n = this.config.quarantine(this.opts.tombstoneTtlMs)
+    this.counters.quarantined += n
+    // Alone, there is nothing to resurrect against: without a sync in a minute, serve it all.
+    const t = setTimeout(() => { this.releaseQuarantine(false).catch(() => {}) }, 60_000)
+    this.timers.add(t)
+    this.logger('warn', 'config', 'out of contact longer than the tombstone TTL: old entries set aside until the cluster confirms them', { awayMs: away, entries: n })
+  }
+
+  private async releaseQuarantine (synced = true): Promise<void> {
+    if (this.config.quarantinedCount === 0) return
+    const dropped = await this.config.releaseQuarantine(synced)
+    this.counters.resurrectionsPrevented += dropped
+    if (dropped > 0) this.logger('warn', 'config', 'dropped entries the cluster no longer knows (deleted while this agent was away)', { count: dropped })
   }
 
   private onDrift (e: Entry, aheadMs: number): void {
@@ -392,8 +441,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     const started = performance.now()
     this.host.openSync(peer, AbortSignal.timeout(10_000))
       .then(async stream => await initiateSync(stream, this.syncState()))
-      .then(stats => {
+      .then(async stats => {
         this.counters.syncs++
+        this.lastContact = Date.now()
+        await this.releaseQuarantine()
         const level = stats.entriesReceived > 0 || stats.entriesSent > 0 ? 'info' : 'debug'
         this.logger(level, 'sync', 'done', { peer, ms: Math.round(performance.now() - started), ...stats })
       })

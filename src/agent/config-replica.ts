@@ -18,6 +18,8 @@ export interface ReplicaHooks {
 export class ConfigReplica {
   readonly map = new LwwMap()
   private clock: Hlc = ZERO_HLC
+  private quarantined: Entry[] = []
+  private horizon = 0
 
   constructor (
     private readonly origin: string,
@@ -84,6 +86,44 @@ export class ConfigReplica {
     if (this.log === undefined) return
     await this.log.append(entries)
   }
+
+  /**
+   * Called when this agent has been out of contact longer than the tombstone TTL: its entries
+   * older than the horizon may be keys the cluster deleted and has since forgotten the
+   * tombstones of. They are set aside (not served, not offered to peers) until a sync shows
+   * what the cluster still has; see `releaseQuarantine`.
+   */
+  quarantine (ttlMs: number): number {
+    this.horizon = this.wallNow() - ttlMs
+    for (const e of this.map.all()) if (e.hlc.wall < this.horizon) this.quarantined.push(e)
+    for (const e of this.quarantined) this.map.remove(e.key)
+    return this.quarantined.length
+  }
+
+  /**
+   * Bring quarantined entries back. After a sync (`synced`), if the cluster holds entries older
+   * than the horizon it has kept its old state, so a quarantined key it does not know was
+   * deleted there: it is dropped, in memory and on disk. If the cluster holds nothing that old
+   * (it is new, or every agent was away), or no peer answered (`synced` false), every entry
+   * comes back. Returns how many were dropped.
+   */
+  async releaseQuarantine (synced: boolean): Promise<number> {
+    const held = this.quarantined
+    this.quarantined = []
+    let clusterKeptOld = false
+    if (synced) for (const e of this.map.all()) if (e.hlc.wall < this.horizon) { clusterKeptOld = true; break }
+    const dropped = new Set<string>()
+    const kept: Entry[] = []
+    for (const e of held) {
+      if (!clusterKeptOld || this.map.get(e.key) !== undefined) kept.push(e)
+      else if (!e.deleted) dropped.add(e.key)
+    }
+    for (const e of kept) this.map.apply(e)
+    if (dropped.size > 0) await this.log?.compact(e => dropped.has(e.key) && this.map.get(e.key) === undefined)
+    return dropped.size
+  }
+
+  get quarantinedCount (): number { return this.quarantined.length }
 
   /** Forget tombstones older than `ttlMs` (by their own stamps), in memory and on disk. */
   async collectTombstones (ttlMs: number): Promise<number> {

@@ -43,6 +43,8 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
         'suspicion-ms': { type: 'string' },
         'phi-threshold': { type: 'string' },
         'reap-ms': { type: 'string' },
+        'tombstone-ttl-ms': { type: 'string' },
+        'max-drift-ms': { type: 'string' },
         'clock-skew-ms': { type: 'string' }
       }
     }).values
@@ -67,6 +69,8 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
     suspicionMs: numberFlag(s('suspicion-ms'), 'suspicion-ms'),
     phiSuspect: numberFlag(s('phi-threshold'), 'phi-threshold'),
     reapMs: numberFlag(s('reap-ms'), 'reap-ms'),
+    tombstoneTtlMs: numberFlag(s('tombstone-ttl-ms'), 'tombstone-ttl-ms'),
+    maxDriftMs: numberFlag(s('max-drift-ms'), 'max-drift-ms'),
     clockSkewMs: numberFlag(s('clock-skew-ms') ?? env.MURMUR_CLOCK_SKEW_MS, 'clock-skew-ms')
   }
 }

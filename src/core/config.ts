@@ -13,10 +13,10 @@ export const CONFIG_LIMITS = {
   depth: 32
 } as const
 
-// Control characters and whitespace other than a plain space are refused: keys end up in
-// URLs, logs and tables.
+// Whitespace and control characters (C0 and C1) are refused: keys end up in URLs, logs and
+// terminal tables, where they would hide or rewrite what is shown.
 // eslint-disable-next-line no-control-regex
-const BAD_KEY_CHARS = /[\u0000-\u001f\u007f\s]/
+const BAD_KEY_CHARS = /[\u0000-\u001f\u007f-\u009f\s]/
 
 export function keyProblem (key: unknown): string | undefined {
   if (typeof key !== 'string' || key.length === 0) return 'key must be a non-empty string'

@@ -82,6 +82,12 @@ export class LwwMap {
     return out
   }
 
+  /** Drop a key outright (not a delete: no tombstone). Used to set entries aside. */
+  remove (key: string): void {
+    const e = this.entries.get(key)
+    if (e !== undefined) this.replace(e, undefined)
+  }
+
   /** Forget tombstones stamped before `horizonWall`; returns how many were removed. */
   collectTombstones (horizonWall: number): number {
     let removed = 0

@@ -78,8 +78,10 @@ export class MemberTable {
       return [{ id: hb.id, name: hb.name, from: 'none', to }]
     }
     // A new generation is a restart: its arrival history says nothing about the new process.
-    if (hb.generation > row.hb.generation) row.window = new ArrivalWindow(this.opts)
-    if (direct) row.window.record(now)
+    const restarted = hb.generation > row.hb.generation
+    if (restarted) row.window = new ArrivalWindow(this.opts)
+    // A fresh window needs a first arrival whatever the path, or phi would stay 0 forever.
+    if (direct || restarted) row.window.record(now)
     row.hb = hb
     row.lastSeen = now
     return this.move(row, to, now)

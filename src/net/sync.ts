@@ -90,7 +90,10 @@ function parseVersions (x: unknown): Map<string, [number, number]> {
 
 function parseBuckets (x: unknown): Uint32Array {
   if (!(x instanceof Uint8Array) || x.byteLength !== BUCKETS * 4) throw new Error('sync: bad digest')
-  return new Uint32Array(x.slice().buffer)
+  // Copy: a decoded Buffer is a view into a shared pool, at any byte offset.
+  const copy = new Uint8Array(x.byteLength)
+  copy.set(x)
+  return new Uint32Array(copy.buffer)
 }
 
 function signedList (state: SyncState, ids: Iterable<string>): SignedHeartbeat[] {

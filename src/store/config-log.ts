@@ -46,7 +46,7 @@ export function parseLog (buf: Buffer): { entries: Entry[], goodBytes: number } 
   return { entries, goodBytes: off }
 }
 
-interface Pending { bufs: Buffer[], resolve: () => void, reject: (err: Error) => void }
+interface Pending { entries: readonly Entry[], bufs: Buffer[], resolve: () => void, reject: (err: Error) => void }
 
 export class ConfigLog {
   private fh: FileHandle | undefined
@@ -88,8 +88,7 @@ export class ConfigLog {
   /** Append entries; resolves once they are durable. */
   append (entries: readonly Entry[]): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ bufs: entries.map(frame), resolve, reject })
-      for (const e of entries) this.remember(e)
+      this.queue.push({ entries, bufs: entries.map(frame), resolve, reject })
       if (!this.flushScheduled) {
         this.flushScheduled = true
         this.run(async () => await this.flush())
@@ -143,6 +142,8 @@ export class ConfigLog {
       await this.fh.datasync()
       this.size += image.byteLength
       this.records += batch.reduce((n, p) => n + p.bufs.length, 0)
+      // Only what is on disk may survive a compaction: a failed append must stay failed.
+      for (const p of batch) for (const e of p.entries) this.remember(e)
       for (const p of batch) p.resolve()
     } catch (err) {
       // A short write (disk full) must not leave a torn record that later appends follow.

@@ -35,6 +35,8 @@ export function service (over: Partial<ServiceRecord> & { name: string }): Servi
     meta: {},
     weight: 1,
     health: 'passing',
+    output: '',
+    since: 0,
     ...over
   }
 }
