@@ -112,8 +112,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     let services: ServiceRecord[] = []
     let lastContact: number | undefined
     if (opts.dataDir !== undefined) {
-      lastContact = await readLastContact(opts.dataDir)
       await ensureDir(opts.dataDir)
+      lastContact = await readLastContact(opts.dataDir)
       const opened = await ConfigLog.open(opts.dataDir)
       log = opened.log
       restored = opened.report.entries
