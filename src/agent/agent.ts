@@ -306,9 +306,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     const msg = decodeGossip(data)
     const t = topics(this.opts.cluster)
     if (msg?.t === 'hb' && topic === t.members) {
-      const hb = await openHeartbeat(msg.signed)
       // Only the member itself may speak for itself: gossipsub's signer must be the subject.
-      if (hb === undefined || hb.id !== from) {
+      const hb = await openHeartbeat(msg.signed, from)
+      if (hb === undefined) {
         this.counters.heartbeatsRejected++
         return
       }
