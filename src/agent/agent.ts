@@ -50,7 +50,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     syncFailures: 0,
     persistFailures: 0,
     quarantined: 0,
-    resurrectionsPrevented: 0
+    resurrectionsPrevented: 0,
+    memberSuspect: 0,
+    memberFailed: 0,
+    memberLeft: 0,
+    memberRecovered: 0
   }
 
   /** Grows on every observable change; readers use it to wait for news. */
@@ -335,6 +339,10 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private onTransition (t: Transition): void {
     if (t.to === 'reaped') this.signed.delete(t.id)
+    if (t.to === 'suspect') this.counters.memberSuspect++
+    else if (t.to === 'failed') this.counters.memberFailed++
+    else if (t.to === 'left') this.counters.memberLeft++
+    else if (t.to === 'alive' && t.from !== 'none') this.counters.memberRecovered++
     if (t.id !== this.id) {
       const level = t.to === 'failed' || t.to === 'suspect' ? 'warn' : 'info'
       const what = t.from === 'none' ? 'joined' : t.to === 'alive' ? 'up' : t.to
@@ -423,8 +431,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     let missing = this.opts.targetPeers - connected.size
     // Only the lower peer id dials: two agents dialling each other at once end with two
     // connections, and gossipsub keeps writing to its stream on whichever one is closed later.
-    const candidates = this.table.list().filter(m => m.hb.id < this.id && m.status !== 'left' && m.status !== 'failed' && !connected.has(m.hb.id))
-    for (const m of candidates.sort(() => Math.random() - 0.5)) {
+    // Failed members are tried too, after the others (like Serf's reconnect): after a
+    // partition heals, this is how the two sides find each other again without mDNS.
+    const rank = (m: Member): number => (m.status === 'failed' ? 1 : 0) + Math.random() / 2
+    const candidates = this.table.list().filter(m => m.hb.id < this.id && m.status !== 'left' && !connected.has(m.hb.id))
+    for (const m of candidates.sort((x, y) => rank(x) - rank(y))) {
       if (missing-- <= 0) return
       this.host.dialPeer(m.hb.id, m.hb.addrs).catch(() => {})
     }
