@@ -1,6 +1,8 @@
 // Six agents in six network namespaces, split 3/3 by a silent partition (packets dropped, no
 // RST), writing on both sides, then healed: every agent must end with the same config and the
 // same member view. Needs root; skipped with the reason without it, failing under CI=true.
+// For the issue's measurement (10 agents, 10,000 keys) run it with
+//   MURMUR_PART_N=10 MURMUR_PART_KEYS=10000 npx vitest run test/lab/partition.test.ts
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AgentProc, BIN, waitFor } from '../helpers/agents.js'
@@ -44,38 +46,58 @@ async function memberView (a: AgentProc): Promise<string> {
   return JSON.stringify(body.map((m: any) => [m.name, m.status, m.generation]))
 }
 
-describe.skipIf(!can.ok)('a 3/3 partition in network namespaces', () => {
+/** PUT `count` keys `prefix<i>` = value(i) on `a`, 16 at a time. */
+async function bulkWrite (a: AgentProc, prefix: string, from: number, to: number, value: (i: number) => unknown): Promise<void> {
+  let next = from
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < to) {
+      const i = next++
+      const r = await a.req('PUT', `/v1/config/${prefix}${i}`, value(i))
+      if (r.status !== 200) throw new Error(`PUT failed: ${JSON.stringify(r.body)}`)
+    }
+  }))
+}
+
+const N = Number(process.env.MURMUR_PART_N ?? 6)
+const KEYS = Number(process.env.MURMUR_PART_KEYS ?? 0)
+const HALF = Math.floor(N / 2)
+
+describe.skipIf(!can.ok)(`a ${HALF}/${N - HALF} partition in network namespaces`, () => {
   let lab: Lab
   let agents: AgentProc[] = []
-  const names = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5']
+  const names = Array.from({ length: N }, (_, i) => `p${i}`)
 
   beforeAll(async () => {
-    lab = await Lab.create(6)
+    lab = await Lab.create(N)
     const cluster = `lab-part-${process.pid}`
     agents = lab.hosts.map((host, i) => new AgentProc({ name: names[i] }, `${host.ip}:7401`, `${host.ip}:7400`, lab.spawnIn(host, [
       process.execPath, BIN, 'agent', '--node', names[i], '--cluster', cluster, '--listen', `${host.ip}:7400`, '--http', `${host.ip}:7401`,
       ...(i > 0 ? ['--join', `${lab.hosts[0].ip}:7400`] : [])
     ])))
-    await waitFor('six members alive everywhere', async () => {
+    await waitFor(`${N} members alive everywhere`, async () => {
       for (const a of agents) {
         if (!a.alive) throw new Error(`agent ${a.spec.name} exited:\n${a.output}`)
         const { body } = await a.get('/v1/members')
-        if (body.filter((m: any) => m.status === 'alive').length !== 6) return false
+        if (body.filter((m: any) => m.status === 'alive').length !== N) return false
       }
       return true
-    }, 90_000, 250)
-  }, 120_000)
+    }, 120_000, 250)
+  }, 180_000)
 
   afterAll(async () => { await lab?.destroy() })
 
   it('detects the silent partition, takes writes on both sides, and converges after healing', async () => {
     await agents[0].req('PUT', '/v1/config/shared', 'before')
-    await agents[3].req('PUT', '/v1/agent/services', { name: 'svc', id: 'svc-3', port: 80 })
-    await agents[4].req('PUT', '/v1/agent/services', { name: 'svc', id: 'svc-4', port: 80 })
-    for (const a of agents) await waitFor('pre-split state', async () => (await a.get('/v1/services/svc')).body.length === 2 && (await a.get('/v1/config/shared')).status === 200, 30_000)
+    await bulkWrite(agents[0], 'bulk/', 0, KEYS, i => i)
+    await agents[HALF].req('PUT', '/v1/agent/services', { name: 'svc', id: 'svc-3', port: 80 })
+    await agents[HALF + 1].req('PUT', '/v1/agent/services', { name: 'svc', id: 'svc-4', port: 80 })
+    for (const a of agents) {
+      await waitFor('pre-split state', async () => (await a.get('/v1/services/svc')).body.length === 2 &&
+        (await a.get('/v1/config/shared')).status === 200 && (await a.get('/v1/agent/self')).body.config.keys === KEYS + 1, 120_000)
+    }
 
-    const sideA = lab.hosts.slice(0, 3)
-    const sideB = lab.hosts.slice(3)
+    const sideA = lab.hosts.slice(0, HALF)
+    const sideB = lab.hosts.slice(HALF)
     const t0 = Date.now()
     await Promise.all([
       ...sideA.map(async h => await blockFrom(h, sideB.map(x => x.ip))),
@@ -83,35 +105,40 @@ describe.skipIf(!can.ok)('a 3/3 partition in network namespaces', () => {
     ])
     // Each side sees the other side failed (and its services gone), never its own side.
     for (const [i, a] of agents.entries()) {
-      const other = i < 3 ? names.slice(3) : names.slice(0, 3)
+      const other = i < HALF ? names.slice(HALF) : names.slice(0, HALF)
       await waitFor(`${a.spec.name} sees the other side failed`, async () => {
         const { body } = await a.get('/v1/members')
         return other.every(n => body.find((m: any) => m.name === n)?.status === 'failed') &&
-          body.filter((m: any) => m.status === 'alive').length === 3
+          body.filter((m: any) => m.status === 'alive').length === N - other.length
       }, 60_000, 200)
     }
-    console.log(`[partition] silent 3/3 partition detected everywhere in ${Date.now() - t0} ms`)
+    console.log(`[partition] silent ${HALF}/${N - HALF} partition detected everywhere in ${Date.now() - t0} ms`)
     expect((await agents[0].get('/v1/services/svc')).body).toEqual([])
 
     // Both sides write, including the same key; one side deletes, the other registers.
     await agents[1].req('PUT', '/v1/config/shared', 'side-a')
     await agents[1].req('PUT', '/v1/config/only-a', 1)
-    await agents[5].req('PUT', '/v1/config/only-b', 2)
-    await agents[5].req('PUT', '/v1/config/shared', 'side-b')
-    await agents[2].req('PUT', '/v1/config/doomed', 'x')
-    await agents[4].req('DELETE', '/v1/agent/services/svc-4')
-    await agents[5].req('PUT', '/v1/agent/services', { name: 'svc', id: 'svc-5', port: 80 })
+    await agents[N - 1].req('PUT', '/v1/config/only-b', 2)
+    await agents[N - 1].req('PUT', '/v1/config/shared', 'side-b')
+    await agents[HALF - 1].req('PUT', '/v1/config/doomed', 'x')
+    await agents[HALF + 1].req('DELETE', '/v1/agent/services/svc-4')
+    await agents[N - 1].req('PUT', '/v1/agent/services', { name: 'svc', id: 'svc-5', port: 80 })
+    // Overlapping rewrites of the bulk keys on both sides (none when KEYS is 0).
+    await Promise.all([
+      bulkWrite(agents[1], 'bulk/', 0, Math.floor(KEYS / 2), i => `a${i}`),
+      bulkWrite(agents[N - 1], 'bulk/', Math.floor(KEYS / 4), Math.floor(3 * KEYS / 4), i => `b${i}`)
+    ])
 
     const t1 = Date.now()
     await Promise.all(lab.hosts.map(async h => await blockFrom(h, [])))
     await waitFor('identical config and members everywhere', async () => {
       const configs = await Promise.all(agents.map(configView))
       const members = await Promise.all(agents.map(memberView))
-      const allAlive = members.every(m => (JSON.parse(m) as string[][]).filter(r => r[1] === 'alive').length === 6)
+      const allAlive = members.every(m => (JSON.parse(m) as string[][]).filter(r => r[1] === 'alive').length === N)
       return configs.every(c => c === configs[0]) && members.every(m => m === members[0]) && allAlive
     }, 90_000, 100)
-    console.log(`[partition] converged ${Date.now() - t1} ms after healing`)
-    const items = (await agents[0].get('/v1/config?prefix=')).body.items
+    console.log(`[partition] ${N} agents, ${KEYS} bulk keys: converged ${Date.now() - t1} ms after healing`)
+    const items = (await agents[0].get('/v1/config?prefix=')).body.items.filter((i: any) => !i.key.startsWith('bulk/'))
     expect(items.map((i: any) => i.key)).toEqual(['doomed', 'only-a', 'only-b', 'shared'])
     expect(items.find((i: any) => i.key === 'shared').value).toBe('side-b') // the later write wins
     for (const a of agents) {
@@ -127,7 +154,7 @@ describe.skipIf(!can.ok)('a 3/3 partition in network namespaces', () => {
       const end = Date.now() + soakMs
       let i = 0
       while (Date.now() < end) {
-        await agents[i % 6].req('PUT', `/v1/config/soak/${i}`, i)
+        await agents[i % N].req('PUT', `/v1/config/soak/${i}`, i)
         i++
         await new Promise(resolve => setTimeout(resolve, 250))
       }
@@ -138,7 +165,7 @@ describe.skipIf(!can.ok)('a 3/3 partition in network namespaces', () => {
       const failed = after.map((c, k) => c.memberFailed - before[k].memberFailed)
       const suspected = after.map((c, k) => c.memberSuspect - before[k].memberSuspect)
       console.log(`[soak] ${soakMs} ms at 5% loss, ${i} writes: failed transitions per agent ${failed.join(',')}, suspect ${suspected.join(',')}`)
-      expect(failed).toEqual([0, 0, 0, 0, 0, 0])
+      expect(failed).toEqual(agents.map(() => 0))
     } finally {
       await Promise.all(lab.hosts.map(async h => await lab.setLoss(h, 0)))
     }
