@@ -342,7 +342,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (t.to === 'suspect') this.counters.memberSuspect++
     else if (t.to === 'failed') this.counters.memberFailed++
     else if (t.to === 'left') this.counters.memberLeft++
-    else if (t.to === 'alive' && t.from !== 'none') this.counters.memberRecovered++
+    else if (t.to === 'alive' && t.from !== 'none') {
+      this.counters.memberRecovered++
+      // A member back from failed is a healed partition (or a resumed process): what each side
+      // wrote meanwhile is exchanged now rather than at the next periodic round. Two syncs in
+      // flight at most, so a whole side coming back does not start a dozen full transfers.
+      if (t.from === 'failed' && this.syncing.size < 2 && this.host.isConnected(t.id)) this.sync(t.id)
+    }
     if (t.id !== this.id) {
       const level = t.to === 'failed' || t.to === 'suspect' ? 'warn' : 'info'
       const what = t.from === 'none' ? 'joined' : t.to === 'alive' ? 'up' : t.to

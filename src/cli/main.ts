@@ -2,6 +2,7 @@
 // a running agent's sidecar port.
 import '../polyfill.js'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { Murmur, MurmurClientError, type ConfigEvent } from '../client/index.js'
 import { CliError, SidecarClient } from './client.js'
 import { ago, bytes, table } from './table.js'
 
@@ -16,12 +17,13 @@ Agent:
       MURMUR_JOIN (comma-separated), MURMUR_NO_MDNS=1, MURMUR_DATA_DIR, MURMUR_LOG_LEVEL.
 
 Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts):
-  murmur members                         members and their status
+  murmur members [--watch]               members and their status (--watch: each change, until Ctrl-C)
   murmur status                          this agent's identity and counters
   murmur services [NAME] [--healthy] [--tag T]
+  murmur services watch NAME [--healthy] [--tag T]   each change of NAME's instances, until Ctrl-C
   murmur register NAME --port P [--id ID] [--address A] [--tag T]... [--meta k=v]... [--weight W]
   murmur deregister ID
-  murmur config get KEY | set KEY VALUE [--string] | del KEY | list [PREFIX]
+  murmur config get KEY | set KEY VALUE [--string] | del KEY | list [PREFIX] | watch [PREFIX]
       VALUE is parsed as JSON when it is valid JSON (42, true, {"a":1}), else taken as a string.
   murmur leave                           make the agent leave the cluster gracefully and exit
 `
@@ -55,6 +57,46 @@ function arity (positionals: string[], n: number, usage: string): void {
   if (positionals.length !== n) throw new CliError(`usage: ${usage}`, 2)
 }
 
+const time = (): string => new Date().toISOString()
+
+/**
+ * Follows a stream (the client reconnects, with backoff, when the agent restarts) until
+ * Ctrl-C. Fails in one line when no agent answers at the start, or when it refuses the watch.
+ */
+async function watching (values: Values, start: (m: Murmur, onError: (err: Error) => void) => void): Promise<void> {
+  const c = client(values)
+  await c.request('GET', '/v1/agent/self')
+  await new Promise<void>((_resolve, reject) => {
+    start(new Murmur({ http: c.base }), err => {
+      if (err instanceof MurmurClientError && (err.status ?? 0) >= 400 && (err.status ?? 0) < 500) reject(new CliError(`${err.message} (${err.code})`))
+      else process.stderr.write(`murmur: ${err.message}; reconnecting\n`)
+    })
+  })
+}
+
+/** One line per entry that appeared, changed state or went away since the previous list. */
+function changes<T> (seen: Map<string, { label: string, state: string }>, list: T[], key: (x: T) => string, label: (x: T) => string, state: (x: T) => string): string[] {
+  const lines: string[] = []
+  const before = new Map(seen)
+  seen.clear()
+  for (const x of list) {
+    const cur = { label: label(x), state: state(x) }
+    const was = before.get(key(x))?.state
+    seen.set(key(x), cur)
+    if (was !== cur.state) lines.push(`${time()}  ${cur.label}  ${was === undefined ? '' : `${was} -> `}${cur.state}`)
+  }
+  for (const [k, was] of before) if (!seen.has(k)) lines.push(`${time()}  ${was.label}  ${was.state} -> gone`)
+  return lines
+}
+
+function configLine (ev: ConfigEvent): string {
+  const value = (v: unknown): string => typeof v === 'string' ? v : JSON.stringify(v)
+  if (ev.type === 'put') return `${time()}  put       ${ev.item.key} = ${value(ev.item.value)}\n`
+  if (ev.type === 'delete') return `${time()}  delete    ${ev.key}\n`
+  if (ev.items.length === 0) return `${time()}  snapshot  (no keys)\n`
+  return ev.items.map(i => `${time()}  snapshot  ${i.key} = ${value(i.value)}\n`).join('')
+}
+
 interface MemberRow { name: string, id: string, address: string, status: string, generation: number, lastSeen: string, phi: number, services: number, metrics: { cpu: number, rss: number, load1: number } }
 interface Instance { id: string, name: string, node: string, address: string, port: number, tags: string[], health: string, memberStatus: string }
 interface ConfigItem { key: string, value: unknown, version: { hlc: string, origin: string, originName?: string }, updatedAt: string }
@@ -66,8 +108,16 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   },
 
   async members (args) {
-    const { values, positionals } = parse(args, {})
-    arity(positionals, 0, 'murmur members')
+    const { values, positionals } = parse(args, { watch: { type: 'boolean' } })
+    arity(positionals, 0, 'murmur members [--watch]')
+    if (values.watch === true) {
+      const seen = new Map<string, { label: string, state: string }>()
+      await watching(values, (m, onError) => m.members.watch(list => {
+        if (values.json === true) process.stdout.write(JSON.stringify({ time: time(), event: 'members', members: list }) + '\n')
+        else for (const line of changes(seen, list, x => x.id, x => x.name, x => x.status)) process.stdout.write(line + '\n')
+      }, { onError }))
+      return
+    }
     const rows = await client(values).request<MemberRow[]>('GET', '/v1/members')
     print(values, rows, () => table(
       ['NAME', 'ADDRESS', 'STATUS', 'GEN', 'LAST SEEN', 'PHI', 'SERVICES', 'CPU', 'RSS', 'LOAD', 'ID'],
@@ -84,7 +134,15 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
 
   async services (args) {
     const { values, positionals } = parse(args, { healthy: { type: 'boolean' }, tag: { type: 'string' } })
-    if (positionals.length > 1) throw new CliError('usage: murmur services [NAME] [--healthy] [--tag T]', 2)
+    if (positionals.length === 2 && positionals[0] === 'watch') {
+      const seen = new Map<string, { label: string, state: string }>()
+      await watching(values, (m, onError) => m.services.watch(positionals[1], list => {
+        if (values.json === true) process.stdout.write(JSON.stringify({ time: time(), event: 'instances', instances: list }) + '\n')
+        else for (const line of changes(seen, list, x => `${x.id}@${x.node}`, x => `${x.id}@${x.node} ${x.address}:${x.port}`, x => x.health)) process.stdout.write(line + '\n')
+      }, { onError, healthy: values.healthy === true, tag: values.tag as string | undefined }))
+      return
+    }
+    if (positionals.length > 1) throw new CliError('usage: murmur services [NAME] [--healthy] [--tag T] | services watch NAME', 2)
     const c = client(values)
     if (positionals.length === 0) {
       const rows = await c.request<Array<{ name: string, instances: number, passing: number, tags: string[] }>>('GET', '/v1/services')
@@ -165,8 +223,16 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
         })))
         return
       }
+      case 'watch': {
+        if (rest.length > 1) throw new CliError('usage: murmur config watch [PREFIX]', 2)
+        await watching(values, (m, onError) => m.config.watch(rest[0] ?? '', ev => {
+          const { type, ...data } = ev
+          process.stdout.write(values.json === true ? JSON.stringify({ time: time(), event: type, ...('item' in data ? data.item : data) }) + '\n' : configLine(ev))
+        }, { onError }))
+        return
+      }
       default:
-        throw new CliError('usage: murmur config get KEY | set KEY VALUE | del KEY | list [PREFIX]', 2)
+        throw new CliError('usage: murmur config get KEY | set KEY VALUE | del KEY | list [PREFIX] | watch [PREFIX]', 2)
     }
   },
 

@@ -6,6 +6,7 @@ import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { block, type Watched } from './blocking.js'
 import type { Reply, Request, Route } from './server.js'
+import { watchRoutes } from './watch.js'
 
 export const VERSION = '0.1.0'
 
@@ -30,6 +31,10 @@ function flag (req: Request, name: string): boolean | undefined {
   if (v === '' || v === 'true' || v === '1') return true
   if (v === 'false' || v === '0') return false
   throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `query parameter '${name}' must be true or false`)
+}
+
+function instanceFilter (req: Request): { healthy?: boolean, tag?: string } {
+  return { healthy: flag(req, 'healthy'), tag: req.query.get('tag') ?? undefined }
 }
 
 export function memberView (agent: Agent): Array<Record<string, unknown>> {
@@ -90,7 +95,9 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         startedAt: new Date(agent.startedAt).toISOString(),
         peers: agent.host.connectedPeers().length,
         config: { keys: agent.config.map.liveSize, tombstones: agent.config.map.size - agent.config.map.liveSize },
-        counters: agent.counters
+        counters: agent.counters,
+        // Open blocking queries and event streams: each holds one listener while it waits.
+        watchers: agent.listenerCount('change')
       })
     },
     {
@@ -145,7 +152,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
       method: 'GET',
       pattern: '/v1/services/:name',
       handler: async (req, p) => {
-        const opts = { healthy: flag(req, 'healthy'), tag: req.query.get('tag') ?? undefined }
+        const opts = instanceFilter(req)
         await block(agent, req, servicesWatch)
         return indexed(agent.servicesIndex, agent.instances(p.name, opts))
       }
@@ -187,6 +194,14 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         return { body: { key: entry.key, deleted: true, existed, version: { hlc: formatHlc(entry.hlc), origin: entry.origin } } }
       }
     },
-    { method: 'GET', pattern: '/metrics', handler: () => ({ text: prometheus(agent) }) }
+    { method: 'GET', pattern: '/metrics', handler: () => ({ text: prometheus(agent) }) },
+    ...watchRoutes(agent, {
+      configItem: e => configItem(agent, e),
+      members: { watched: memberWatch, read: () => memberView(agent) },
+      instances: (name, req) => {
+        const opts = instanceFilter(req)
+        return { watched: servicesWatch, read: () => agent.instances(name, opts) }
+      }
+    })
   ]
 }

@@ -24,6 +24,8 @@ export interface Reply {
   headers?: Record<string, string>
   /** Raw text body (Prometheus metrics), sent instead of JSON. */
   text?: string
+  /** Takes over the response (event streams): the server writes nothing once it is called. */
+  stream?: (res: ServerResponse) => void
 }
 
 export interface Route {
@@ -125,6 +127,10 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
       req.resume()
     }
     if (res.destroyed) return
+    if (reply.stream !== undefined) {
+      reply.stream(res)
+      return
+    }
     const headers: Record<string, string> = { ...reply.headers }
     let payload: string
     if (reply.text !== undefined) {

@@ -93,7 +93,7 @@ describe.skipIf(!can.ok)(`a ${HALF}/${N - HALF} partition in network namespaces`
     await agents[HALF + 1].req('PUT', '/v1/agent/services', { name: 'svc', id: 'svc-4', port: 80 })
     for (const a of agents) {
       await waitFor('pre-split state', async () => (await a.get('/v1/services/svc')).body.length === 2 &&
-        (await a.get('/v1/config/shared')).status === 200 && (await a.get('/v1/agent/self')).body.config.keys === KEYS + 1, 120_000)
+        (await a.get('/v1/config/shared')).status === 200 && (await a.get('/v1/agent/self')).body.config.keys === KEYS + 1, 300_000)
     }
 
     const sideA = lab.hosts.slice(0, HALF)
@@ -144,7 +144,7 @@ describe.skipIf(!can.ok)(`a ${HALF}/${N - HALF} partition in network namespaces`
     for (const a of agents) {
       await waitFor('services merged', async () => JSON.stringify((await a.get('/v1/services/svc')).body.map((s: any) => s.id)) === '["svc-3","svc-5"]', 30_000)
     }
-  })
+  }, KEYS > 0 ? 900_000 : 120_000)
 
   it('reports no member failed during a soak with 5% packet loss on every link, and delivers every write', async () => {
     const before = await Promise.all(agents.map(async a => (await a.get('/v1/agent/self')).body.counters))
