@@ -96,7 +96,6 @@ export class Agent extends EventEmitter<AgentEvents> {
       changed: (e, source) => {
         this.bump('config', e.key)
         this.emit('config', e, source)
-        if (source === 'remote') this.logger('debug', 'config', e.deleted ? 'deleted' : 'applied', { key: e.key, origin: e.origin })
       },
       drift: (e, aheadMs) => this.onDrift(e, aheadMs),
       persistFailed: (err) => {
@@ -319,7 +318,12 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.accept(hb, msg.signed, true)
     } else if (msg?.t === 'cfg' && topic === t.config) {
       this.counters.configRejected += msg.rejected
-      await this.config.applyRemote(msg.entries)
+      const applied = await this.config.applyRemote(msg.entries)
+      // Gossip carries a write or two at a time: each is a notable event. (A sync's bulk
+      // transfer is logged once, as a summary, by sync().)
+      for (const e of applied) {
+        this.logger('info', 'config', e.deleted ? 'delete applied' : 'applied', { key: e.key, from: this.table.get(e.origin)?.hb.name ?? e.origin })
+      }
     } else {
       this.counters.gossipDropped++
     }

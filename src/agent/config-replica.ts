@@ -56,8 +56,8 @@ export class ConfigReplica {
     return { entry: await this.writeLocal({ key, deleted: true }), existed }
   }
 
-  /** Merge entries from gossip or sync; returns how many changed the map. */
-  async applyRemote (entries: readonly Entry[]): Promise<number> {
+  /** Merge entries from gossip or sync; returns those that changed the map. */
+  async applyRemote (entries: readonly Entry[]): Promise<Entry[]> {
     const now = this.wallNow()
     const changed: Entry[] = []
     for (const e of entries) {
@@ -68,7 +68,7 @@ export class ConfigReplica {
     }
     for (const e of changed) this.hooks.changed(e, 'remote')
     if (changed.length > 0) this.persist(changed).catch(err => this.hooks.persistFailed(err as Error))
-    return changed.length
+    return changed
   }
 
   private async writeLocal (w: { key: string, value?: unknown, deleted: boolean }): Promise<Entry> {
