@@ -255,7 +255,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.every(() => this.opts.heartbeatMs * (0.9 + Math.random() * 0.2), async () => await this.heartbeat())
     this.every(() => Math.min(200, this.opts.heartbeatMs / 4), () => this.detect())
     this.every(() => this.opts.antiEntropyMs * (0.8 + Math.random() * 0.4), () => this.antiEntropy())
-    this.every(() => 2000 * (0.8 + Math.random() * 0.4), () => this.connectMembers())
+    this.every(() => 1000 * (0.8 + Math.random() * 0.4), () => this.connectMembers())
     if (this.opts.dataDir !== undefined) {
       const dir = this.opts.dataDir
       this.every(() => 30_000, async () => { if (this.lastContact !== undefined) await writeLastContact(dir, this.lastContact) })
@@ -344,7 +344,13 @@ export class Agent extends EventEmitter<AgentEvents> {
   private onTransition (t: Transition): void {
     if (t.to === 'reaped') this.signed.delete(t.id)
     if (t.to === 'suspect') this.counters.memberSuspect++
-    else if (t.to === 'failed') this.counters.memberFailed++
+    else if (t.to === 'failed') {
+      this.counters.memberFailed++
+      // A connection across a silent partition stays open but stalls in TCP's retransmission
+      // backoff, which can hold up recovery for many seconds after the link is back. Drop it;
+      // connectMembers re-dials failed members, and a fresh connection syncs at once.
+      this.host.hangUp(t.id).catch(() => {})
+    }
     else if (t.to === 'left') this.counters.memberLeft++
     else if (t.to === 'alive' && t.from !== 'none') {
       this.counters.memberRecovered++

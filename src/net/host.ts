@@ -123,6 +123,11 @@ export class Host extends EventEmitter<HostEvents> {
     await this.node.dial(id, { signal: signal ?? AbortSignal.timeout(5000) })
   }
 
+  /** Close every connection to a peer. */
+  async hangUp (peer: string): Promise<void> {
+    await this.node.hangUp(peerIdFromString(peer))
+  }
+
   handleSync (handler: SyncHandler): Promise<void> {
     return this.node.handle(topics(this.cluster).sync, ({ stream, connection }) => {
       handler(stream, connection.remotePeer.toString()).catch(() => stream.abort(new Error('sync failed')))
