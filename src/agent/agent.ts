@@ -6,11 +6,10 @@ import type { PrivateKey } from '@libp2p/interface'
 import { EventEmitter } from 'node:events'
 import { networkInterfaces } from 'node:os'
 import { instancesOf, serviceSummaries, type Instance, type ServiceSummary } from '../core/catalog.js'
-import { MurmurError } from '../core/errors.js'
 import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
 import { MemberTable, type Member, type Transition } from '../core/members.js'
-import { parseService, SERVICE_LIMITS, type HealthStatus, type ServiceRecord } from '../core/service.js'
+import type { ServiceRecord } from '../core/service.js'
 import { hostPortToMultiaddr, parseHostPort, parseJoin } from '../net/addr.js'
 import { Host, topics } from '../net/host.js'
 import { answerSync, initiateSync, type SyncState } from '../net/sync.js'
@@ -20,10 +19,10 @@ import { ensureDir } from '../store/files.js'
 import { readLastContact, writeLastContact } from '../store/contact.js'
 import { nextGeneration } from '../store/generation.js'
 import { loadOrCreateKey } from '../store/identity.js'
-import { loadServices, saveServices } from '../store/services.js'
+import { loadServices } from '../store/services.js'
 import { ConfigReplica } from './config-replica.js'
-import { HealthChecks } from './checks.js'
 import { Joiner } from './joiner.js'
+import { LocalServices } from './local-services.js'
 import { createLogger, type Logger } from './log.js'
 import { MetricsSampler } from './metrics.js'
 import { resolveOptions, type AgentOptions } from './options.js'
@@ -66,12 +65,11 @@ export class Agent extends EventEmitter<AgentEvents> {
   readonly startedAt = Date.now()
   private counter = 0
   private status: 'alive' | 'left' = 'alive'
-  private readonly local = new Map<string, ServiceRecord>()
+  private readonly local: LocalServices
   private readonly signed = new Map<string, SignedHeartbeat>()
   private readonly syncing = new Set<string>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly sampler = new MetricsSampler()
-  private readonly checks = new HealthChecks((id, health, output) => { this.onHealth(id, health, output) })
   private readonly driftWarned = new Map<string, number>()
   private stopped = false
   /** Wall time of the last gossip or sync from any peer; undefined before the first. */
@@ -92,6 +90,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     super()
     this.setMaxListeners(0)
     this.table = new MemberTable(host.peerId, opts)
+    this.local = new LocalServices(address, opts.dataDir, logger, async () => await this.heartbeat())
     this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, log, {
       changed: (e, source) => {
         this.bump('config', e.key)
@@ -133,9 +132,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     agent.config.restore(restored)
     agent.lastContact = lastContact
     agent.quarantineIfAway()
-    // Health is not trusted across a restart: a checked service starts critical again.
-    for (const s of services) agent.local.set(s.id, parseService(withoutHealth(s), s.address))
-    agent.checks.sync(agent.local.values())
+    agent.local.restore(services)
     await agent.run()
     logger('info', 'agent', 'started', {
       node: opts.node, id: host.peerId, cluster: opts.cluster, generation, listen: host.addresses().join(','),
@@ -162,49 +159,19 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   localServices (): ServiceRecord[] {
-    return [...this.local.values()]
+    return this.local.list()
   }
 
   async register (input: unknown): Promise<ServiceRecord> {
-    const parsed = parseService(input, this.address)
-    const prev = this.local.get(parsed.id)
-    // Re-registering with the same check keeps its current health instead of resetting it.
-    const record = prev !== undefined && JSON.stringify(prev.check) === JSON.stringify(parsed.check)
-      ? { ...parsed, health: prev.health, output: prev.output, since: prev.since }
-      : { ...parsed, since: Date.now() }
-    if (!this.local.has(record.id) && this.local.size >= SERVICE_LIMITS.perAgent) {
-      throw new MurmurError('MURMUR_ERR_BAD_SERVICE', `an agent hosts at most ${SERVICE_LIMITS.perAgent} services`)
-    }
-    const next = new Map(this.local).set(record.id, record)
-    await this.saveLocal(next)
-    this.logger('info', 'services', 'registered', { id: record.id, name: record.name, port: record.port })
-    return record
+    return await this.local.register(input)
   }
 
   async deregister (id: string): Promise<ServiceRecord> {
-    const record = this.local.get(id)
-    if (record === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `no service with id '${id}' is registered on this agent`)
-    const next = new Map(this.local)
-    next.delete(id)
-    await this.saveLocal(next)
-    this.logger('info', 'services', 'deregistered', { id, name: record.name })
-    return record
+    return await this.local.deregister(id)
   }
 
-  /** A TTL check update from the service (`murmur` equivalent of Consul's check pass/warn/fail). */
   ttl (id: string, status: 'pass' | 'warn' | 'fail', output: string): ServiceRecord {
-    if (!this.local.has(id)) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `no service with id '${id}' is registered on this agent`)
-    this.checks.ttl(id, status, output)
-    return this.local.get(id) as ServiceRecord
-  }
-
-  private onHealth (id: string, health: HealthStatus, output: string): void {
-    const cur = this.local.get(id)
-    if (cur === undefined || (cur.health === health && cur.output === output)) return
-    this.local.set(id, { ...cur, health, output, since: cur.health === health ? cur.since : Date.now() })
-    if (cur.health !== health) this.logger('info', 'health', health, { id, output })
-    // Tell the cluster now rather than at the next heartbeat.
-    if (cur.health !== health) this.heartbeat().catch(() => {})
+    return this.local.ttl(id, status, output)
   }
 
   /** Announce a graceful leave, give it time to spread, and stop. */
@@ -221,7 +188,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.stopped) return
     this.stopped = true
     for (const t of this.timers) clearTimeout(t)
-    this.checks.stop()
+    this.local.stop()
     this.joiner.stop()
     if (this.opts.dataDir !== undefined && this.lastContact !== undefined) await writeLastContact(this.opts.dataDir, this.lastContact).catch(() => {})
     await this.host.stop().catch(() => {})
@@ -290,7 +257,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       status: this.status,
       address: this.address,
       addrs: this.host.addresses(),
-      services: [...this.local.values()],
+      services: this.local.list(),
       metrics: this.sampler.sample(this.host.bytesOut, this.host.bytesIn),
       sentAt: Date.now()
     }
@@ -499,20 +466,6 @@ export class Agent extends EventEmitter<AgentEvents> {
       applyEntries: async entries => { await this.config.applyRemote(entries) }
     }
   }
-
-  private async saveLocal (next: Map<string, ServiceRecord>): Promise<void> {
-    // Durable first: a registration the service was told about survives a restart.
-    if (this.opts.dataDir !== undefined) await saveServices(this.opts.dataDir, next.values())
-    this.local.clear()
-    for (const [k, v] of next) this.local.set(k, v)
-    this.checks.sync(this.local.values())
-    await this.heartbeat()
-  }
-}
-
-function withoutHealth (s: ServiceRecord): Record<string, unknown> {
-  const { health: _h, output: _o, since: _s, ...registration } = s
-  return registration
 }
 
 /** The address to give other members: the listen host, or this host's first LAN IPv4. */
