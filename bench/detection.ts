@@ -27,7 +27,7 @@ async function start (n: number): Promise<{ cluster: Cluster, agents: AgentProc[
 async function until (a: AgentProc, name: string, status: string): Promise<void> {
   let index = '0'
   for (;;) {
-    const r = await a.get(`/v1/members?index=${index}&wait=30s`)
+    const r = await a.get(`/v1/members?index=${index}&wait=10s`)
     index = r.headers.get('x-murmur-index') ?? '0'
     if (r.body.find((m: any) => m.name === name)?.status === status) return
   }
@@ -63,7 +63,7 @@ async function checkToExcluded (): Promise<number[]> {
       const healthy = async (want: number): Promise<void> => {
         let index = '0'
         for (;;) {
-          const res = await agents[2].get(`/v1/services/web?healthy=true&index=${index}&wait=30s`)
+          const res = await agents[2].get(`/v1/services/web?healthy=true&index=${index}&wait=10s`)
           index = res.headers.get('x-murmur-index') ?? '0'
           if (res.body.length === want) return
         }
