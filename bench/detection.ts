@@ -6,7 +6,8 @@ import '../src/polyfill.js'
 import { createServer } from 'node:http'
 import { Cluster, type AgentProc } from '../test/helpers/agents.js'
 
-const reps = Number(process.argv[process.argv.indexOf('--reps') + 1] || 5)
+const repsAt = process.argv.indexOf('--reps')
+const reps = repsAt < 0 ? 5 : Number(process.argv[repsAt + 1])
 
 function stats (xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b)

@@ -118,7 +118,8 @@ export class ConfigReplica {
       if (!clusterKeptOld || this.map.get(e.key) !== undefined) kept.push(e)
       else if (!e.deleted) dropped.add(e.key)
     }
-    for (const e of kept) this.map.apply(e)
+    // Readers and watchers see the entries come back like any other change.
+    for (const e of kept) if (this.map.apply(e)) this.hooks.changed(e, 'remote')
     if (dropped.size > 0) await this.log?.compact(e => dropped.has(e.key) && this.map.get(e.key) === undefined)
     return dropped.size
   }

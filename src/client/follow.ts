@@ -5,14 +5,18 @@ import { answered, MurmurClientError, unreachable } from './http.js'
 import { SseParser, type SseEvent } from './sse.js'
 import type { WatchOptions } from './types.js'
 
-export const BACKOFF = { firstMs: 250, maxMs: 5_000 }
+const BACKOFF = { firstMs: 250, maxMs: 5_000 }
 /** The agent pings every 15 s; this long without a byte means the connection is dead. */
 const IDLE_MS = 45_000
 
 /** Returns a function that stops following. */
 export function follow (url: string, onEvent: (e: SseEvent) => void, opts: WatchOptions = {}): () => void {
   const stopped = new AbortController()
-  const stop = (): void => stopped.abort()
+  const stop = (): void => {
+    opts.signal?.removeEventListener('abort', stop)
+    stopped.abort()
+  }
+  if (opts.signal?.aborted === true) stop()
   opts.signal?.addEventListener('abort', stop, { once: true })
   const report = (err: Error, final: boolean): void => {
     if (opts.onError !== undefined) opts.onError(err)
@@ -73,7 +77,7 @@ export function follow (url: string, onEvent: (e: SseEvent) => void, opts: Watch
         if (stopped.signal.aborted) return
         const refused = err instanceof MurmurClientError && err.status !== undefined && err.status >= 400 && err.status < 500
         report(err instanceof Error ? err : new Error(String(err)), refused)
-        if (refused) return
+        if (refused) return stop()
       }
       await sleep(delay * (0.8 + Math.random() * 0.4), stopped.signal)
       delay = Math.min(delay * 2, BACKOFF.maxMs)

@@ -26,7 +26,7 @@ export class Sidecar {
       res = await fetch(this.base + path, {
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? null : JSON.stringify(body),
         signal: opts.signal ?? AbortSignal.timeout(TIMEOUT_MS)
       })
     } catch (err) {

@@ -38,7 +38,8 @@ export class Murmur {
   private readonly sidecar: Sidecar
 
   constructor (opts: MurmurOptions = {}) {
-    this.sidecar = new Sidecar(opts.http ?? process.env.MURMUR_HTTP_ADDR ?? '127.0.0.1:7401')
+    const { MURMUR_HTTP_ADDR } = process.env
+    this.sidecar = new Sidecar(opts.http ?? MURMUR_HTTP_ADDR ?? '127.0.0.1:7401')
   }
 
   /** Registers a service with a TTL check and keeps it passing until `deregister()`. */

@@ -7,7 +7,7 @@ export interface SseEvent {
   event: string
   data: string
   /** The last event id the stream set, which a reconnect sends back as Last-Event-ID. */
-  id?: string
+  id: string | undefined
 }
 
 export class SseParser {
