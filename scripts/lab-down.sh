@@ -4,9 +4,11 @@
 # the lab's form, PREFIX + digits + one letter + '-' + suffix (e.g. mlab4242a-br, mlab4242a-h0,
 # mlab4242a-0), and does nothing when there is nothing to remove.
 #
-#   scripts/lab-down.sh [--prefix P] [--stale] [--dry-run]
+#   scripts/lab-down.sh [--prefix P] [--all] [--stale] [--dry-run]
 #
 #   --prefix P  lab name prefix (default: $LAB_PREFIX, else mlab)
+#   --all       every prefix this project uses: mlab (tests), mbch (npm run bench),
+#               mclu (npm run cluster), mltc (test/lab/lab.test.ts)
 #   --stale     only labs whose owner process (recorded in the bridge alias) is gone; labs
 #               of test runs still going on are left alone
 #   --dry-run   print what would be removed
@@ -15,16 +17,30 @@ set -u
 PREFIX="${LAB_PREFIX:-mlab}"
 STALE=0
 DRY=0
+ALL=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX="${2:-}"; shift 2 ;;
     --prefix=*) PREFIX="${1#--prefix=}"; shift ;;
+    --all) ALL=1; shift ;;
     --stale) STALE=1; shift ;;
     --dry-run|-n) DRY=1; shift ;;
     -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "lab-down: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
+
+if [ "$ALL" = 1 ]; then
+  flags=""
+  [ "$STALE" = 1 ] && flags="$flags --stale"
+  [ "$DRY" = 1 ] && flags="$flags --dry-run"
+  status=0
+  for p in mlab mbch mclu mltc; do
+    # shellcheck disable=SC2086
+    sh "$0" --prefix "$p" $flags || status=$?
+  done
+  exit $status
+fi
 
 # Same rule as Lab.create: a short lowercase prefix, so the pattern cannot match eth0, lo, etc.
 if ! printf '%s' "$PREFIX" | grep -Eq '^[a-z][a-z0-9]{1,3}$'; then

@@ -293,9 +293,14 @@ export class Lab {
   /**
    * Drop this share (per mille, 0-1000) of the packets arriving at a host, with an nftables
    * netdev ingress rule inside its namespace; 0 removes the rule. Needs nft (package nftables).
+   * `spare`: IPv4 source addresses whose packets (IP and ARP) are never dropped, e.g. the lab's
+   * gateway, so that a measuring process in the root namespace observes the hosts without
+   * suffering the loss itself.
    */
-  async setLoss (host: LabHost, permille: number): Promise<void> {
+  async setLoss (host: LabHost, permille: number, opts: { spare?: string[] } = {}): Promise<void> {
     if (!Number.isInteger(permille) || permille < 0 || permille > 1000) throw new Error(`loss is an integer per mille, 0-1000 (got ${permille})`)
+    const spare = opts.spare ?? []
+    for (const a of spare) if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(a)) throw new Error(`spare addresses are IPv4 addresses (got '${a}')`)
     const nft = which('nft')
     if (nft === undefined) throw new Error('setLoss needs nft, which is not installed (apt-get install nftables)')
     // Declaring then deleting the table makes the script idempotent.
@@ -303,7 +308,7 @@ export class Lab {
     if (permille > 0) {
       script.push(
         'table netdev murmurlab {',
-        `  chain ingress { type filter hook ingress device "${host.veth}" priority 0; policy accept; ${permille === 1000 ? '' : `numgen random mod 1000 < ${permille} `}drop; }`,
+        `  chain ingress { type filter hook ingress device "${host.veth}" priority 0; policy accept; ${spare.length > 0 ? `ip saddr { ${spare.join(', ')} } accept; arp saddr ip { ${spare.join(', ')} } accept; ` : ''}${permille === 1000 ? '' : `numgen random mod 1000 < ${permille} `}drop; }`,
         '}')
     }
     await new Promise<void>((resolve, reject) => {
@@ -314,6 +319,19 @@ export class Lab {
       p.once('exit', code => code === 0 ? resolve() : reject(new Error(`nft in ${host.name} failed (exit ${String(code)}): ${err.trim()}`)))
       p.stdin.end(script.join('\n') + '\n')
     })
+  }
+
+  /**
+   * A lab for the duration of `fn`: created, handed to it, and destroyed when it returns or
+   * throws (the error goes on to the caller).
+   */
+  static async with<T> (n: number, fn: (lab: Lab) => Promise<T> | T, opts: { prefix?: string } = {}): Promise<T> {
+    const lab = await Lab.create(n, opts)
+    try {
+      return await fn(lab)
+    } finally {
+      await lab.destroy()
+    }
   }
 
   /** Kill tracked processes, then delete veths, bridge and namespaces. Idempotent. */
