@@ -8,6 +8,7 @@
 //   npm run bench -- --no-serf          murmur only
 //   npm run bench -- --loopback         no network namespaces even as root (lab scenarios skipped)
 //   npm run bench -- --murmur-args='--suspicion-ms 1000'   extra flags for every murmur agent
+//   npm run bench -- --only=propagation --n=10               other cluster sizes for propagation
 //
 // Scenarios: memory, sidecar, mdns, propagation, failure, soak, late (bench/lib/scenarios.ts).
 // As root, agents run in network namespaces of the lab (test/lab/netns.ts): one namespace per
@@ -26,10 +27,10 @@ import { machine, table, type Row } from './lib/common.js'
 import { PROFILES, SCENARIOS, serfPresent, type Ctx } from './lib/scenarios.js'
 
 const args = process.argv.slice(2)
-const known = /^--(quick|no-serf|loopback|only=.+|murmur-args=.*|help)$/
+const known = /^--(quick|no-serf|loopback|only=.+|murmur-args=.*|n=\d+(,\d+)*|help)$/
 const bad = args.filter(a => !known.test(a))
 if (bad.length > 0 || args.includes('--help')) {
-  console.error(`usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--no-serf] [--loopback] [--murmur-args='FLAGS']`)
+  console.error(`usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--no-serf] [--loopback] [--murmur-args='FLAGS'] [--n=N,...]`)
   process.exit(bad.length > 0 ? 2 : 0)
 }
 const quick = args.includes('--quick')
@@ -49,7 +50,10 @@ const lab = args.includes('--loopback') ? { ok: false, reason: '--loopback given
 if (!lab.ok) log(`agents on 127.0.0.1, not in network namespaces (${lab.reason ?? ''}); mDNS, partition and loss scenarios skipped`)
 const serf = !args.includes('--no-serf') && serfPresent()
 if (!serf) log(args.includes('--no-serf') ? 'serf: off (--no-serf)' : 'serf: binary not found, murmur only (apt-get install serf to compare)')
-const ctx: Ctx = { profile: quick ? PROFILES.quick : PROFILES.full, useLab: lab.ok, serf, log, murmurArgs }
+const ns = args.find(a => a.startsWith('--n='))?.slice(4).split(',').map(Number)
+if (ns !== undefined && ns.some(n => n < 2 || n > 99)) { console.error('bench: --n takes cluster sizes from 2 to 99'); process.exit(2) }
+const profile = { ...(quick ? PROFILES.quick : PROFILES.full), ...(ns !== undefined ? { propagationNs: ns } : {}) }
+const ctx: Ctx = { profile, useLab: lab.ok, serf, log, murmurArgs }
 
 const rows: Row[] = []
 const failures: string[] = []
