@@ -80,7 +80,9 @@ async function readBody (req: IncomingMessage): Promise<Buffer> {
 export function createHandler (routes: Route[]): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const closed = new AbortController()
-    res.on('close', () => closed.abort())
+    // Only a client that goes away early aborts: creating the abort reason on every normal
+    // response halved throughput.
+    res.on('close', () => { if (!res.writableFinished) closed.abort() })
     let reply: Reply
     try {
       const url = req.url ?? '/'
