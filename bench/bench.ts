@@ -9,8 +9,12 @@
 //   npm run bench -- --loopback         no network namespaces even as root (lab scenarios skipped)
 //   npm run bench -- --murmur-args='--suspicion-ms 1000'   extra flags for every murmur agent
 //   npm run bench -- --only=propagation --n=10               other cluster sizes for propagation
+//   npm run bench -- --scale --n 30,50 --idle 120 [--systems murmur,serf] [--converge 120] [--profile[=30]]
+//                                       N agents on 127.0.0.1 at once (bench/scale.ts; not in the default run)
 //
-// Scenarios: memory, sidecar, mdns, propagation, failure, soak, late (bench/lib/scenarios.ts).
+// Scenarios: memory, sidecar, mdns, propagation, failure, soak, late (bench/lib/scenarios.ts);
+// scale (bench/scale.ts) runs only when asked for (--scale or --only=scale).
+// Flags that take a value may be written `--n=30` or `--n 30`.
 // As root, agents run in network namespaces of the lab (test/lab/netns.ts): one namespace per
 // agent on a private bridge, 198.18.x.y addresses, ports 7400/7401 (murmur) and 7946/7373 (serf);
 // without root they run on 127.0.0.1 with free ports and --no-mdns, and the scenarios that need
@@ -23,20 +27,34 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Lab } from '../test/lab/netns.js'
+import { loadavg } from 'node:os'
 import { machine, table, type Row } from './lib/common.js'
 import { PROFILES, SCENARIOS, serfPresent, type Ctx } from './lib/scenarios.js'
+import type { SystemKind } from './lib/systems.js'
+import { scale } from './scale.js'
 
-const args = process.argv.slice(2)
-const known = /^--(quick|no-serf|loopback|only=.+|murmur-args=.*|n=\d+(,\d+)*|help)$/
+/** Every scenario; the opt-in ones run only when named. */
+const ALL = { ...SCENARIOS, scale }
+const OPT_IN = new Set(['scale'])
+const VALUED = ['only', 'murmur-args', 'n', 'idle', 'systems', 'converge']
+const args: string[] = []
+for (let i = 2; i < process.argv.length; i++) {
+  const a = process.argv[i]
+  if (VALUED.includes(a.slice(2)) && a.startsWith('--') && i + 1 < process.argv.length) args.push(`${a}=${process.argv[++i]}`)
+  else args.push(a)
+}
+const known = /^--(quick|no-serf|loopback|scale|only=.+|murmur-args=.*|n=\d+(,\d+)*|idle=\d+|converge=\d+|profile(=\d+)?|systems=(murmur|serf)(,(murmur|serf))*|help)$/
 const bad = args.filter(a => !known.test(a))
 if (bad.length > 0 || args.includes('--help')) {
-  console.error(`usage: npm run bench -- [--quick] [--only=${Object.keys(SCENARIOS).join(',')}] [--no-serf] [--loopback] [--murmur-args='FLAGS'] [--n=N,...]`)
+  console.error(`usage: npm run bench -- [--quick] [--only=${Object.keys(ALL).join(',')}] [--no-serf] [--loopback] [--murmur-args='FLAGS'] [--n=N,...]
+       npm run bench -- --scale [--n 30,50] [--idle SECONDS] [--systems murmur,serf] [--converge SECONDS] [--profile[=SECONDS]]`)
   process.exit(bad.length > 0 ? 2 : 0)
 }
+const value = (flag: string): string | undefined => args.find(a => a.startsWith(`--${flag}=`))?.slice(flag.length + 3)
 const quick = args.includes('--quick')
-const only = args.find(a => a.startsWith('--only='))?.slice(7).split(',')
-const murmurArgs = (args.find(a => a.startsWith('--murmur-args='))?.slice(14) ?? '').split(/\s+/).filter(Boolean)
-for (const o of only ?? []) if (!(o in SCENARIOS)) { console.error(`bench: unknown scenario '${o}' (known: ${Object.keys(SCENARIOS).join(', ')})`); process.exit(2) }
+const only = args.includes('--scale') ? [...(value('only')?.split(',') ?? []), 'scale'] : value('only')?.split(',')
+const murmurArgs = (value('murmur-args') ?? '').split(/\s+/).filter(Boolean)
+for (const o of only ?? []) if (!(o in ALL)) { console.error(`bench: unknown scenario '${o}' (known: ${Object.keys(ALL).join(', ')})`); process.exit(2) }
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 process.chdir(root)
@@ -48,18 +66,28 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () =
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' })
 const lab = args.includes('--loopback') ? { ok: false, reason: '--loopback given' } : await Lab.canRun({ prefix: 'mbch' })
 if (!lab.ok) log(`agents on 127.0.0.1, not in network namespaces (${lab.reason ?? ''}); mDNS, partition and loss scenarios skipped`)
-const serf = !args.includes('--no-serf') && serfPresent()
-if (!serf) log(args.includes('--no-serf') ? 'serf: off (--no-serf)' : 'serf: binary not found, murmur only (apt-get install serf to compare)')
-const ns = args.find(a => a.startsWith('--n='))?.slice(4).split(',').map(Number)
+const systems = value('systems')?.split(',') as SystemKind[] | undefined
+const serfWanted = !args.includes('--no-serf') && (systems === undefined || systems.includes('serf'))
+const serf = serfWanted && serfPresent()
+if (!serf) log(!serfWanted ? 'serf: off' : 'serf: binary not found, murmur only (apt-get install serf to compare)')
+const ns = value('n')?.split(',').map(Number)
 if (ns !== undefined && ns.some(n => n < 2 || n > 99)) { console.error('bench: --n takes cluster sizes from 2 to 99'); process.exit(2) }
-const profile = { ...(quick ? PROFILES.quick : PROFILES.full), ...(ns !== undefined ? { propagationNs: ns } : {}) }
-const ctx: Ctx = { profile, useLab: lab.ok, serf, log, murmurArgs }
+const secs = (flag: string): number | undefined => { const v = value(flag); return v === undefined ? undefined : Number(v) * 1000 }
+const profile = {
+  ...(quick ? PROFILES.quick : PROFILES.full),
+  ...(ns !== undefined ? { propagationNs: ns, scaleNs: ns } : {}),
+  ...(value('idle') !== undefined ? { scaleIdleMs: secs('idle') } : {}),
+  ...(value('converge') !== undefined ? { scaleConvergeMs: secs('converge') } : {}),
+  ...(args.includes('--profile') ? { scaleProfileMs: 30_000 } : value('profile') !== undefined ? { scaleProfileMs: secs('profile') } : {})
+}
+const ctx: Ctx = { profile, useLab: lab.ok, serf, log, murmurArgs, ...(systems !== undefined ? { systems } : {}) }
+const load = [loadavg()]
 
 const rows: Row[] = []
 const failures: string[] = []
 const started = Date.now()
-for (const [name, fn] of Object.entries(SCENARIOS)) {
-  if (only !== undefined && !only.includes(name)) continue
+for (const [name, fn] of Object.entries(ALL)) {
+  if (only === undefined ? OPT_IN.has(name) : !only.includes(name)) continue
   log(`${name}…`)
   const t0 = Date.now()
   try {
@@ -72,11 +100,13 @@ for (const [name, fn] of Object.entries(SCENARIOS)) {
 }
 
 const m = machine()
-console.log(`\nmurmur vs serf — ${m.cpus} × ${m.model}, ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ${lab.ok ? 'agents in network namespaces' : 'agents on 127.0.0.1'}; ${quick ? 'quick' : 'full'} run${murmurArgs.length > 0 ? `, murmur ${murmurArgs.join(' ')}` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min`)
+load.push(loadavg())
+const loads = `load average ${load.map(l => l.map(x => x.toFixed(2)).join(' ')).join(' before, ')} after`
+console.log(`\nmurmur vs serf — ${m.cpus} × ${m.model}, ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ${lab.ok ? 'agents in network namespaces' : 'agents on 127.0.0.1'}; ${quick ? 'quick' : 'full'} run${murmurArgs.length > 0 ? `, murmur ${murmurArgs.join(' ')}` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min; ${loads}`)
 console.log(table(rows))
 for (const f of failures) console.log(`FAILED ${f}`)
 mkdirSync('bench/results', { recursive: true })
 const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
-writeFileSync(file, JSON.stringify({ machine: m, quick, lab: lab.ok, serf, murmurArgs, failures, rows }, null, 2) + '\n')
+writeFileSync(file, JSON.stringify({ machine: m, load, quick, lab: lab.ok, serf, murmurArgs, profile, failures, rows }, null, 2) + '\n')
 console.log(`wrote ${file}`)
 process.exitCode = failures.length > 0 ? 1 : 0

@@ -41,12 +41,18 @@ export interface Profile {
   /** autocannon duration per target. */
   sidecarMs: number
   memoryIdleMs: number
+  /** Scale scenario (bench/scale.ts, loopback): cluster sizes, idle period, how long to wait for
+   * all-see-all, CPU profile window of one agent (0: none). */
+  scaleNs: number[]
+  scaleIdleMs: number
+  scaleConvergeMs: number
+  scaleProfileMs: number
 }
 
 export const PROFILES: Record<Profile['name'], Profile> = {
-  full: { name: 'full', mdnsN: 5, propagationNs: [5, 10, 20], writes: 100, tagWrites: 100, settleMs: 2000, idleMs: 8000, failureN: 5, failureCombined: false, killReps: 5, partitionReps: 3, learnMs: 5000, healTimeoutMs: 30_000, soakN: 10, soakMs: 60_000, soakGraceMs: 15_000, lateKeys: 10_000, sidecarMs: 10_000, memoryIdleMs: 10_000 },
-  quick: { name: 'quick', mdnsN: 3, propagationNs: [3], writes: 20, tagWrites: 10, settleMs: 2000, idleMs: 3000, failureN: 3, failureCombined: false, killReps: 1, partitionReps: 1, learnMs: 3000, healTimeoutMs: 40_000, soakN: 3, soakMs: 15_000, soakGraceMs: 10_000, lateKeys: 1000, sidecarMs: 3000, memoryIdleMs: 5000 },
-  smoke: { name: 'smoke', mdnsN: 3, propagationNs: [3], writes: 5, tagWrites: 3, settleMs: 0, idleMs: 1000, failureN: 4, failureCombined: true, killReps: 1, partitionReps: 1, learnMs: 2000, healTimeoutMs: 0, soakN: 3, soakMs: 8000, soakGraceMs: 8000, lateKeys: 300, sidecarMs: 1000, memoryIdleMs: 2000 }
+  full: { name: 'full', mdnsN: 5, propagationNs: [5, 10, 20], writes: 100, tagWrites: 100, settleMs: 2000, idleMs: 8000, failureN: 5, failureCombined: false, killReps: 5, partitionReps: 3, learnMs: 5000, healTimeoutMs: 30_000, soakN: 10, soakMs: 60_000, soakGraceMs: 15_000, lateKeys: 10_000, sidecarMs: 10_000, memoryIdleMs: 10_000, scaleNs: [30, 50], scaleIdleMs: 120_000, scaleConvergeMs: 120_000, scaleProfileMs: 0 },
+  quick: { name: 'quick', mdnsN: 3, propagationNs: [3], writes: 20, tagWrites: 10, settleMs: 2000, idleMs: 3000, failureN: 3, failureCombined: false, killReps: 1, partitionReps: 1, learnMs: 3000, healTimeoutMs: 40_000, soakN: 3, soakMs: 15_000, soakGraceMs: 10_000, lateKeys: 1000, sidecarMs: 3000, memoryIdleMs: 5000, scaleNs: [10], scaleIdleMs: 20_000, scaleConvergeMs: 60_000, scaleProfileMs: 0 },
+  smoke: { name: 'smoke', mdnsN: 3, propagationNs: [3], writes: 5, tagWrites: 3, settleMs: 0, idleMs: 1000, failureN: 4, failureCombined: true, killReps: 1, partitionReps: 1, learnMs: 2000, healTimeoutMs: 0, soakN: 3, soakMs: 8000, soakGraceMs: 8000, lateKeys: 300, sidecarMs: 1000, memoryIdleMs: 2000, scaleNs: [3], scaleIdleMs: 5000, scaleConvergeMs: 60_000, scaleProfileMs: 3000 }
 }
 
 export interface Ctx {
@@ -60,6 +66,8 @@ export interface Ctx {
   parallel?: boolean
   /** Extra flags for every murmur agent (e.g. ['--suspicion-ms', '1000']) to try other settings. */
   murmurArgs?: string[]
+  /** The systems to run (default: murmur, and Serf when ctx.serf). */
+  systems?: SystemKind[]
 }
 
 export const serfPresent = (): boolean => which('serf') !== undefined
@@ -73,7 +81,9 @@ function makeSystem (ctx: Ctx, kind: SystemKind, net: Net): System {
   return kind === 'murmur' ? new MurmurSystem(net, cluster, ctx.murmurArgs) : new SerfSystem(net, cluster)
 }
 
-function kinds (ctx: Ctx): SystemKind[] { return ctx.serf ? ['murmur', 'serf'] : ['murmur'] }
+export function kinds (ctx: Ctx): SystemKind[] {
+  return (ctx.systems ?? ['murmur', 'serf']).filter(k => k === 'murmur' || ctx.serf)
+}
 
 async function withNet<T> (ctx: Ctx, n: number, fn: (net: Net) => Promise<T>): Promise<T> {
   const net = await makeNet(n, ctx.useLab)
@@ -98,17 +108,17 @@ async function withSystem<T> (ctx: Ctx, kind: SystemKind, net: Net, fn: (sys: Sy
   try { return await fn(sys) } finally { await sys.stop() }
 }
 
-const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `n${i}`)
-const maxOf = (xs: number[]): number => xs.reduce((a, b) => Math.max(a, b), -Infinity)
+export const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `n${i}`)
+export const maxOf = (xs: number[]): number => xs.reduce((a, b) => Math.max(a, b), -Infinity)
 
 /** Time from t0 until every agent lists all of `want` alive. */
-async function converge (sys: System, want: string[], t0: number, timeoutMs = 90_000): Promise<number> {
+export async function converge (sys: System, want: string[], t0: number, timeoutMs = 90_000): Promise<number> {
   const at = await Promise.all(sys.agents.filter(a => a.proc.alive).map(async a => await a.until('members', () => a.alive(want), timeoutMs, `${want.length} members alive`)))
   return maxOf(at) - t0
 }
 
 /** Time from t0 until every observer sees `member` with `status`. */
-async function seenAs (observers: SysAgent[], member: string, status: string, t0: number, timeoutMs: number): Promise<number> {
+export async function seenAs (observers: SysAgent[], member: string, status: string, t0: number, timeoutMs: number): Promise<number> {
   const at = await Promise.all(observers.map(async a => await a.until('members', () => a.view.get(member) === status, timeoutMs, `${member} ${status}`)))
   return maxOf(at) - t0
 }

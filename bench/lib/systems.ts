@@ -69,6 +69,8 @@ export abstract class SysAgent extends EventEmitter<AgentEvents> {
 export interface System {
   readonly kind: SystemKind
   readonly agents: SysAgent[]
+  /** performance.now() when the last agent of the latest start/add was spawned. */
+  readonly spawnedAt: number
   /** Spawn one agent per host (names n0…), agent 0 the join seed; resolves once every API answers. */
   start: (hosts: NetHost[], discovery: Discovery, names?: string[]) => Promise<void>
   /** Start more agents joining the seed (or by mDNS), with extra flags. */
@@ -173,7 +175,10 @@ export class MurmurSystem implements System {
   private watchingData = false
   private seed: MurmurAgent | undefined
   private readonly baseline = new Map<MurmurAgent, { failed: number, suspect: number }>()
-  constructor (private readonly net: Net, readonly cluster: string, private readonly extra: string[] = []) {}
+  spawnedAt = NaN
+  /** `nodeArgs(name)`: flags for node itself for that agent (e.g. a profiler preload). */
+  constructor (private readonly net: Net, readonly cluster: string, private readonly extra: string[] = [],
+    private readonly nodeArgs: (name: string) => string[] = () => []) {}
 
   async start (hosts: NetHost[], discovery: Discovery, names = hosts.map((_, i) => `n${i}`)): Promise<void> {
     await this.add(hosts, names, discovery)
@@ -187,19 +192,22 @@ export class MurmurSystem implements System {
       const listen = `${host.ip}:${p}`
       const http = `${host.ip}:${h}`
       const join = discovery === 'join' && this.seed !== undefined ? ['--join', this.seed.listen] : []
-      const args = [process.execPath, BIN, 'agent', '--node', names[i], '--cluster', this.cluster, '--listen', listen, '--http', http,
+      const args = [process.execPath, ...this.nodeArgs(names[i]), BIN, 'agent', '--node', names[i], '--cluster', this.cluster, '--listen', listen, '--http', http,
         ...(discovery === 'mdns' ? [] : ['--no-mdns']), ...join, ...this.extra, ...extra]
       const a = new MurmurAgent(names[i], host, this.net.spawn(host, names[i], args), http, listen)
       this.seed ??= a
       this.agents.push(a)
       made.push(a)
     }
+    this.spawnedAt = performance.now()
+    // Node processes started together share the cores while they load: allow 2 s each.
+    const readyMs = Math.max(60_000, made.length * 2000)
     await Promise.all(made.map(async a => {
-      const deadline = Date.now() + 60_000
+      const deadline = Date.now() + readyMs
       for (;;) {
         if (!a.proc.alive) throw new Error(`murmur agent ${a.name} exited:\n${a.proc.output().slice(-2000)}`)
         try { if ((await a.req('GET', '/v1/agent/self', undefined, 2000)).status === 200) break } catch {}
-        if (Date.now() > deadline) throw new Error(`murmur agent ${a.name} did not serve HTTP in 60 s:\n${a.proc.output().slice(-2000)}`)
+        if (Date.now() > deadline) throw new Error(`murmur agent ${a.name} did not serve HTTP in ${readyMs / 1000} s:\n${a.proc.output().slice(-2000)}`)
         await new Promise(resolve => setTimeout(resolve, 50))
       }
       a.watchMembers()
@@ -298,6 +306,7 @@ export class SerfSystem implements System {
   readonly agents: SerfAgent[] = []
   private seed: SerfAgent | undefined
   private baseline = new Map<SerfAgent, { failed: number, suspect: number }>()
+  spawnedAt = NaN
   constructor (private readonly net: Net, readonly cluster: string, private readonly bin = which('serf') ?? 'serf') {}
 
   async start (hosts: NetHost[], discovery: Discovery, names = hosts.map((_, i) => `n${i}`)): Promise<void> {
@@ -321,6 +330,7 @@ export class SerfSystem implements System {
       this.agents.push(a)
       made.push(a)
     }
+    this.spawnedAt = performance.now()
     await Promise.all(made.map(async a => {
       const exited = a.proc.exited.then(code => { throw new Error(`serf agent ${a.name} exited (${String(code)}):\n${a.proc.output().slice(-2000)}`) })
       exited.catch(() => {})

@@ -1,0 +1,185 @@
+// The scale scenario (issue 10): N real agents on 127.0.0.1, each joining the first, all started
+// at once; murmur, then Serf, each alone on the machine, in one run. Per system and N:
+//   all see all      from the last process start until every agent lists N members alive
+//   idle transitions suspect and failed declarations over the idle period, summed over agents
+//                    (murmur: its counters; serf: memberlist "Suspect" lines, member-failed events)
+//   idle CPU, RSS    per agent from /proc over the idle period (mean, max)
+//   kill -9          the last agent, until every other one shows it failed
+//   CPU profile      murmur, with a profile window: the self-time top of agent n1 while idle
+//
+//   npm run bench -- --scale [--n 30,50] [--idle 120] [--systems murmur,serf] [--converge 120] [--profile[=30]]
+//
+// Every wait has a deadline; every process is killed by PID when a system's run ends, and on exit
+// of the bench (bench/lib/net.ts); the profile file is removed.
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { cpuPercent, rssMiB, sleep, type Row } from './lib/common.js'
+import { summarize, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js'
+import { LoopNet } from './lib/net.js'
+import { converge, kinds, maxOf, names, seenAs, type Ctx } from './lib/scenarios.js'
+import { MurmurSystem, SerfSystem, type System, type SystemKind } from './lib/systems.js'
+
+const HOOK = pathToFileURL(fileURLToPath(new URL('./lib/cpu-prof-hook.mjs', import.meta.url))).href
+const PROFILED = 'n1'
+const KILL_TIMEOUT_MS = 60_000
+
+export interface ScaleResult {
+  /** null: not every agent saw all N alive within the deadline */
+  allSeeAllMs: number | null
+  /** agents that listed all N alive at the deadline (N when allSeeAllMs is set) */
+  sawAll: number
+  suspect: number | null
+  failed: number
+  cpu: number[]
+  rss: number[]
+  killMs: number | null
+  profile?: ProfileSummary
+  /** 1-minute load average when the run started */
+  load: number
+  errors: string[]
+  /** the agents' process ids (all killed when the run returns) */
+  pids: number[]
+}
+
+/** The last run's raw results per N (for the smoke test). */
+export const scaleResults = new Map<number, Partial<Record<SystemKind, ScaleResult>>>()
+
+// Profiles being written; removed if the bench exits before reading them.
+const profileFiles = new Set<string>()
+process.on('exit', () => { for (const f of profileFiles) rmSync(f, { force: true }) })
+
+let clusterSeq = 0
+
+/** SIGUSR2 to the agent preloaded with the hook, twice `ms` apart; the parsed profile. */
+async function profileIdle (pid: number, ms: number): Promise<ProfileSummary> {
+  const file = join(tmpdir(), `murmur-cpu-${pid}.cpuprofile`)
+  profileFiles.add(file)
+  try {
+    process.kill(pid, 'SIGUSR2')
+    await sleep(ms)
+    process.kill(pid, 'SIGUSR2')
+    const deadline = Date.now() + 30_000
+    while (!existsSync(file)) {
+      if (Date.now() > deadline) throw new Error(`no CPU profile from pid ${pid} within 30 s`)
+      await sleep(100)
+    }
+    const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile & { error?: string }
+    if (p.error !== undefined) throw new Error(`profiler: ${p.error}`)
+    return summarize(p)
+  } finally {
+    rmSync(file, { force: true })
+    profileFiles.delete(file)
+  }
+}
+
+export async function measure (ctx: Ctx, kind: SystemKind, n: number): Promise<ScaleResult> {
+  const p = ctx.profile
+  const net = new LoopNet(n)
+  const cluster = `scale${process.pid % 100000}x${clusterSeq++}`
+  const profiling = kind === 'murmur' && p.scaleProfileMs > 0 && n >= 2
+  const sys: System = kind === 'murmur'
+    ? new MurmurSystem(net, cluster, ctx.murmurArgs, name => profiling && name === PROFILED ? ['--import', HOOK] : [])
+    : new SerfSystem(net, cluster)
+  const res: ScaleResult = { allSeeAllMs: null, sawAll: 0, suspect: null, failed: 0, cpu: [], rss: [], killMs: null, load: loadavg()[0], errors: [], pids: [] }
+  const log = (l: string): void => ctx.log(`scale n=${n} ${kind}: ${l}`)
+  try {
+    await sys.start(net.hosts, 'join')
+    res.pids = sys.agents.map(a => a.pid)
+    const want = names(n)
+    const left = p.scaleConvergeMs - (performance.now() - sys.spawnedAt)
+    try {
+      res.allSeeAllMs = await converge(sys, want, sys.spawnedAt, Math.max(1000, left))
+      res.sawAll = n
+      log(`all see all ${res.allSeeAllMs.toFixed(0)} ms after the last start`)
+    } catch (err) {
+      res.sawAll = sys.agents.filter(a => a.alive(want)).length
+      res.errors.push(`all see all: ${(err as Error).message}`)
+      log(`not all see all within ${p.scaleConvergeMs / 1000} s (${res.sawAll} of ${n} agents do)`)
+    }
+
+    await sys.resetCounts()
+    const pids = sys.agents.map(a => a.pid)
+    res.cpu = await cpuPercent(pids, p.scaleIdleMs)
+    const counts = await sys.failedCounts()
+    res.suspect = counts.suspect
+    res.failed = counts.failed
+    res.rss = pids.map(rssMiB)
+    log(`idle ${p.scaleIdleMs / 1000} s: ${String(res.suspect)} suspect, ${res.failed} failed; CPU mean ${mean(res.cpu).toFixed(2)} %, RSS mean ${mean(res.rss).toFixed(0)} MiB`)
+
+    if (profiling) {
+      try {
+        res.profile = await profileIdle(sys.agents[1].pid, p.scaleProfileMs)
+        log(`profile of ${PROFILED}: busy ${res.profile.busyPctCore.toFixed(2)} % of a core`)
+      } catch (err) { res.errors.push(`profile: ${(err as Error).message}`) }
+    }
+
+    if (n >= 2) {
+      const victim = sys.agents[n - 1]
+      const t0 = performance.now()
+      victim.proc.kill('SIGKILL')
+      try {
+        res.killMs = await seenAs(sys.agents.slice(0, n - 1), victim.name, 'failed', t0, KILL_TIMEOUT_MS)
+        log(`kill -9 ${victim.name}: failed everywhere in ${res.killMs.toFixed(0)} ms`)
+      } catch (err) { res.errors.push(`kill -9: ${(err as Error).message}`) }
+    }
+  } finally {
+    await sys.stop()
+    await net.destroy()
+  }
+  return res
+}
+
+const mean = (xs: number[]): number => xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length
+
+function rows (ctx: Ctx, n: number, res: Partial<Record<SystemKind, ScaleResult>>): Row[] {
+  const p = ctx.profile
+  const v = (f: (r: ScaleResult) => number | null): { murmur: number | null, serf: number | null } =>
+    ({ murmur: res.murmur === undefined ? null : f(res.murmur), serf: res.serf === undefined ? null : f(res.serf) })
+  const row = (scenario: string, metric: string, unit: string, f: (r: ScaleResult) => number | null, note?: string): Row =>
+    ({ scenario: `scale: ${scenario}`, n, metric, ...v(f), unit, ...(note !== undefined ? { note } : {}) })
+  const secs = p.scaleIdleMs / 1000
+  const missed = (['murmur', 'serf'] as const).filter(k => res[k] !== undefined && res[k].allSeeAllMs === null)
+    .map(k => `${k}: not within ${p.scaleConvergeMs / 1000} s, ${res[k]?.sawAll ?? 0} of ${n} agents saw all`)
+  const out: Row[] = [
+    row('all see all', 'after last start', 'ms', r => r.allSeeAllMs,
+      `127.0.0.1, all started at once, each joining the first; last process start until every agent lists ${n} alive${missed.length > 0 ? '; ' + missed.join('; ') : ''}`),
+    row('idle transitions', 'suspect', 'count', r => r.suspect, `${secs} s idle after all see all, summed over agents; murmur: suspect counter; serf: memberlist "Suspect" log lines`),
+    row('idle transitions', 'failed', 'count', r => r.failed, 'murmur: failed counter; serf: member-failed events'),
+    row('idle CPU per agent', 'mean', '%', r => mean(r.cpu), `share of one core over the ${secs} s idle period, /proc/PID/stat`),
+    row('idle CPU per agent', 'max', '%', r => maxOf(r.cpu)),
+    row('RSS per agent', 'mean', 'MiB', r => mean(r.rss), 'at the end of the idle period, /proc/PID/status'),
+    row('RSS per agent', 'max', 'MiB', r => maxOf(r.rss)),
+    row('kill -9 detection', 'all others', 'ms', r => r.killMs, `SIGKILL of n${n - 1} until every other agent shows it failed (after the idle period)`),
+    { ...row('load average', '1 min', '', r => r.load, 'os.loadavg() when the system\'s run started (the machine may be shared)'), ratio: null }
+  ]
+  const prof = res.murmur?.profile
+  if (prof !== undefined) {
+    const scenario = `scale: idle CPU profile, murmur ${PROFILED}`
+    out.push({ scenario, n, metric: 'busy', murmur: prof.busyPctCore, serf: null, unit: '% core', note: `${(prof.wallMs / 1000).toFixed(0)} s V8 CPU profile after the idle period; below: self time, % of busy samples` })
+    for (const t of prof.top) out.push({ scenario, n, metric: t.fn, murmur: t.pctBusy, serf: null, unit: '% busy', note: `${t.ms.toFixed(0)} ms ${t.where}` })
+  }
+  return out
+}
+
+export async function scale (ctx: Ctx): Promise<Row[]> {
+  const p = ctx.profile
+  if (p.scaleIdleMs < 20_000) ctx.log(`scale: idle period ${p.scaleIdleMs / 1000} s is short for CPU figures (20 s or more is steadier)`)
+  const out: Row[] = []
+  for (const n of p.scaleNs) {
+    const res: Partial<Record<SystemKind, ScaleResult>> = {}
+    scaleResults.set(n, res)
+    const run = async (kind: SystemKind): Promise<void> => {
+      res[kind] = await measure(ctx, kind, n)
+      for (const e of res[kind].errors) ctx.log(`scale n=${n} ${kind}: ${e}`)
+    }
+    // One system at a time, so each has the machine; at once for the smoke test.
+    if (ctx.parallel === true) {
+      const settled = await Promise.allSettled(kinds(ctx).map(run))
+      for (const s of settled) if (s.status === 'rejected') throw s.reason
+    } else for (const kind of kinds(ctx)) await run(kind)
+    out.push(...rows(ctx, n, res))
+  }
+  return out
+}
