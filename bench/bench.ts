@@ -64,8 +64,10 @@ const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`) }
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { log(`${sig}: stopping`); process.exit(130) })
 
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' })
-const lab = args.includes('--loopback') ? { ok: false, reason: '--loopback given' } : await Lab.canRun({ prefix: 'mbch' })
-if (!lab.ok) log(`agents on 127.0.0.1, not in network namespaces (${lab.reason ?? ''}); mDNS, partition and loss scenarios skipped`)
+// The scale scenario always runs on loopback: no lab when it is all that was asked for.
+const loopOnly = only !== undefined && only.every(o => o === 'scale')
+const lab = args.includes('--loopback') || loopOnly ? { ok: false, reason: loopOnly ? 'scale runs on 127.0.0.1' : '--loopback given' } : await Lab.canRun({ prefix: 'mbch' })
+if (!lab.ok && !loopOnly) log(`agents on 127.0.0.1, not in network namespaces (${lab.reason ?? ''}); mDNS, partition and loss scenarios skipped`)
 const systems = value('systems')?.split(',') as SystemKind[] | undefined
 const serfWanted = !args.includes('--no-serf') && (systems === undefined || systems.includes('serf'))
 const serf = serfWanted && serfPresent()
@@ -102,7 +104,7 @@ for (const [name, fn] of Object.entries(ALL)) {
 const m = machine()
 load.push(loadavg())
 const loads = `load average ${load.map(l => l.map(x => x.toFixed(2)).join(' ')).join(' before, ')} after`
-console.log(`\nmurmur vs serf — ${m.cpus} × ${m.model}, ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ${lab.ok ? 'agents in network namespaces' : 'agents on 127.0.0.1'}; ${quick ? 'quick' : 'full'} run${murmurArgs.length > 0 ? `, murmur ${murmurArgs.join(' ')}` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min; ${loads}`)
+console.log(`\nmurmur vs serf — ${m.cpus} × ${m.model}, ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ${lab.ok ? 'agents in network namespaces' : 'agents on 127.0.0.1'}; ${loopOnly ? 'scale' : quick ? 'quick' : 'full'} run${murmurArgs.length > 0 ? `, murmur ${murmurArgs.join(' ')}` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min; ${loads}`)
 console.log(table(rows))
 for (const f of failures) console.log(`FAILED ${f}`)
 mkdirSync('bench/results', { recursive: true })

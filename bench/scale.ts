@@ -159,6 +159,7 @@ function rows (ctx: Ctx, n: number, res: Partial<Record<SystemKind, ScaleResult>
     const scenario = `scale: idle CPU profile, murmur ${PROFILED}`
     out.push({ scenario, n, metric: 'busy', murmur: prof.busyPctCore, serf: null, unit: '% core', note: `${(prof.wallMs / 1000).toFixed(0)} s V8 CPU profile after the idle period; below: self time, % of busy samples` })
     for (const t of prof.top) out.push({ scenario, n, metric: t.fn, murmur: t.pctBusy, serf: null, unit: '% busy', note: `${t.ms.toFixed(0)} ms ${t.where}` })
+    for (const q of prof.packages.slice(0, 10)) out.push({ scenario: `${scenario}, by package`, n, metric: q.pkg, murmur: q.pctBusy, serf: null, unit: '% busy', note: `${q.ms.toFixed(0)} ms self time` })
   }
   return out
 }

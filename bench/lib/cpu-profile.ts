@@ -31,6 +31,8 @@ export interface ProfileSummary {
   /** busy time as a share of one core over the window, in percent */
   busyPctCore: number
   top: SelfTime[]
+  /** self time summed per package (npm package, 'murmur', 'node' internals, '(native)'), largest first */
+  packages: Array<{ pkg: string, ms: number, pctBusy: number }>
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -43,17 +45,32 @@ function shortUrl (url: string): string {
   return path.startsWith('/') ? relative(ROOT, path) : path
 }
 
+/** Who owns the code at `url`: the npm package, murmur itself, Node's internals, or V8/native. */
+function packageOf (url: string): string {
+  if (url === '') return '(native)'
+  if (url.startsWith('node:')) return 'node'
+  if (url.startsWith('wasm:')) return 'wasm'
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url
+  const nm = path.lastIndexOf('node_modules/')
+  if (nm < 0) return 'murmur'
+  const [a, b] = path.slice(nm + 'node_modules/'.length).split('/')
+  return a.startsWith('@') ? `${a}/${b}` : a
+}
+
 /** The top `k` functions by self time; '(idle)' is left out and counted as not busy. */
 export function summarize (p: CpuProfile, k = 15): ProfileSummary {
   const wallMs = (p.endTime - p.startTime) / 1000
   const msPerSample = p.samples.length > 0 ? wallMs / p.samples.length : 0
   const byId = new Map(p.nodes.map(n => [n.id, n.callFrame]))
   const hits = new Map<string, { fn: string, where: string, n: number }>()
+  const pkgs = new Map<string, number>()
   let busy = 0
   for (const id of p.samples) {
     const f = byId.get(id)
     if (f === undefined || f.functionName === '(idle)') continue
     busy++
+    const pkg = packageOf(f.url)
+    pkgs.set(pkg, (pkgs.get(pkg) ?? 0) + 1)
     const where = f.url === '' ? '' : `${shortUrl(f.url)}:${f.lineNumber + 1}`
     const key = `${f.functionName}\0${where}`
     const h = hits.get(key) ?? { fn: f.functionName === '' ? '(anonymous)' : f.functionName, where, n: 0 }
@@ -62,8 +79,10 @@ export function summarize (p: CpuProfile, k = 15): ProfileSummary {
   }
   const top = [...hits.values()].sort((a, b) => b.n - a.n).slice(0, k)
     .map(h => ({ fn: h.fn, where: h.where, ms: h.n * msPerSample, pctBusy: 100 * h.n / busy }))
+  const packages = [...pkgs.entries()].sort((a, b) => b[1] - a[1])
+    .map(([pkg, n]) => ({ pkg, ms: n * msPerSample, pctBusy: 100 * n / busy }))
   const busyMs = busy * msPerSample
-  return { wallMs, busyMs, busyPctCore: wallMs > 0 ? 100 * busyMs / wallMs : 0, top }
+  return { wallMs, busyMs, busyPctCore: wallMs > 0 ? 100 * busyMs / wallMs : 0, top, packages }
 }
 
 export function formatSummary (s: ProfileSummary): string {
@@ -71,6 +90,7 @@ export function formatSummary (s: ProfileSummary): string {
   for (const [i, t] of s.top.entries()) {
     lines.push(`${String(i + 1).padStart(3)}. ${t.pctBusy.toFixed(1).padStart(5)} %  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}  ${t.where}`)
   }
+  lines.push(`by package: ${s.packages.map(p => `${p.pkg} ${p.pctBusy.toFixed(1)} %`).join(', ')}`)
   return lines.join('\n')
 }
 
