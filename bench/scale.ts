@@ -15,7 +15,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { cpuPercent, rssMiB, sleep, type Row } from './lib/common.js'
+import { cpuPercent, cpuSeconds, rssMiB, sleep, type Row } from './lib/common.js'
 import { summarize, type CpuProfile, type ProfileSummary } from './lib/cpu-profile.js'
 import { LoopNet } from './lib/net.js'
 import { converge, kinds, maxOf, names, seenAs, type Ctx } from './lib/scenarios.js'
@@ -35,7 +35,8 @@ export interface ScaleResult {
   cpu: number[]
   rss: number[]
   killMs: number | null
-  profile?: ProfileSummary
+  /** the profiled agent's CPU over the profile window (% of a core, /proc) and its self-time top */
+  profile?: { cpuPct: number, summary: ProfileSummary }
   /** 1-minute load average when the run started */
   load: number
   errors: string[]
@@ -52,14 +53,21 @@ process.on('exit', () => { for (const f of profileFiles) rmSync(f, { force: true
 
 let clusterSeq = 0
 
-/** SIGUSR2 to the agent preloaded with the hook, twice `ms` apart; the parsed profile. */
-async function profileIdle (pid: number, ms: number): Promise<ProfileSummary> {
+/**
+ * SIGUSR2 to the agent preloaded with the hook, twice `ms` apart; its CPU use over the window
+ * from /proc (the profile's non-idle share is not that: on a loaded machine a thread that is
+ * runnable but waiting for a core is sampled as busy) and the parsed profile.
+ */
+async function profileIdle (pid: number, ms: number): Promise<{ cpuPct: number, summary: ProfileSummary }> {
   const file = join(tmpdir(), `murmur-cpu-${pid}.cpuprofile`)
   profileFiles.add(file)
   try {
     process.kill(pid, 'SIGUSR2')
+    const cpu0 = cpuSeconds(pid)
+    const t0 = performance.now()
     await sleep(ms)
     process.kill(pid, 'SIGUSR2')
+    const cpuPct = 100 * (cpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)
     const deadline = Date.now() + 30_000
     while (!existsSync(file)) {
       if (Date.now() > deadline) throw new Error(`no CPU profile from pid ${pid} within 30 s`)
@@ -67,7 +75,7 @@ async function profileIdle (pid: number, ms: number): Promise<ProfileSummary> {
     }
     const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile & { error?: string }
     if (p.error !== undefined) throw new Error(`profiler: ${p.error}`)
-    return summarize(p)
+    return { cpuPct, summary: summarize(p) }
   } finally {
     rmSync(file, { force: true })
     profileFiles.delete(file)
@@ -85,8 +93,12 @@ export async function measure (ctx: Ctx, kind: SystemKind, n: number): Promise<S
   const res: ScaleResult = { allSeeAllMs: null, sawAll: 0, suspect: null, failed: 0, cpu: [], rss: [], killMs: null, load: loadavg()[0], errors: [], pids: [] }
   const log = (l: string): void => ctx.log(`scale n=${n} ${kind}: ${l}`)
   try {
-    await sys.start(net.hosts, 'join')
-    res.pids = sys.agents.map(a => a.pid)
+    try {
+      await sys.start(net.hosts, 'join')
+    } catch (err) {
+      res.errors.push(`start: ${(err as Error).message.split('\n')[0]}`)
+      return res
+    } finally { res.pids = sys.agents.map(a => a.pid) }
     const want = names(n)
     const left = p.scaleConvergeMs - (performance.now() - sys.spawnedAt)
     try {
@@ -111,7 +123,7 @@ export async function measure (ctx: Ctx, kind: SystemKind, n: number): Promise<S
     if (profiling) {
       try {
         res.profile = await profileIdle(sys.agents[1].pid, p.scaleProfileMs)
-        log(`profile of ${PROFILED}: busy ${res.profile.busyPctCore.toFixed(2)} % of a core`)
+        log(`profile of ${PROFILED}: ${res.profile.cpuPct.toFixed(2)} % of a core`)
       } catch (err) { res.errors.push(`profile: ${(err as Error).message}`) }
     }
 
@@ -135,13 +147,19 @@ const mean = (xs: number[]): number => xs.length === 0 ? NaN : xs.reduce((a, b) 
 
 function rows (ctx: Ctx, n: number, res: Partial<Record<SystemKind, ScaleResult>>): Row[] {
   const p = ctx.profile
+  const one = (r: ScaleResult | undefined, f: (r: ScaleResult) => number | null): number | null => {
+    const x = r === undefined ? null : f(r)
+    return x === null || Number.isFinite(x) ? x : null
+  }
   const v = (f: (r: ScaleResult) => number | null): { murmur: number | null, serf: number | null } =>
-    ({ murmur: res.murmur === undefined ? null : f(res.murmur), serf: res.serf === undefined ? null : f(res.serf) })
+    ({ murmur: one(res.murmur, f), serf: one(res.serf, f) })
   const row = (scenario: string, metric: string, unit: string, f: (r: ScaleResult) => number | null, note?: string): Row =>
     ({ scenario: `scale: ${scenario}`, n, metric, ...v(f), unit, ...(note !== undefined ? { note } : {}) })
   const secs = p.scaleIdleMs / 1000
-  const missed = (['murmur', 'serf'] as const).filter(k => res[k] !== undefined && res[k].allSeeAllMs === null)
-    .map(k => `${k}: not within ${p.scaleConvergeMs / 1000} s, ${res[k]?.sawAll ?? 0} of ${n} agents saw all`)
+  const missed = (['murmur', 'serf'] as const).filter(k => res[k] !== undefined && res[k].allSeeAllMs === null).map(k => {
+    const start = res[k]?.errors.find(e => e.startsWith('start: '))
+    return start !== undefined ? `${k}: did not start (${start.slice(7)})` : `${k}: not within ${p.scaleConvergeMs / 1000} s, ${res[k]?.sawAll ?? 0} of ${n} agents saw all`
+  })
   const out: Row[] = [
     row('all see all', 'after last start', 'ms', r => r.allSeeAllMs,
       `127.0.0.1, all started at once, each joining the first; last process start until every agent lists ${n} alive${missed.length > 0 ? '; ' + missed.join('; ') : ''}`),
@@ -157,9 +175,11 @@ function rows (ctx: Ctx, n: number, res: Partial<Record<SystemKind, ScaleResult>
   const prof = res.murmur?.profile
   if (prof !== undefined) {
     const scenario = `scale: idle CPU profile, murmur ${PROFILED}`
-    out.push({ scenario, n, metric: 'busy', murmur: prof.busyPctCore, serf: null, unit: '% core', note: `${(prof.wallMs / 1000).toFixed(0)} s V8 CPU profile after the idle period; below: self time, % of busy samples` })
-    for (const t of prof.top) out.push({ scenario, n, metric: t.fn, murmur: t.pctBusy, serf: null, unit: '% busy', note: `${t.ms.toFixed(0)} ms ${t.where}` })
-    for (const q of prof.packages.slice(0, 10)) out.push({ scenario: `${scenario}, by package`, n, metric: q.pkg, murmur: q.pctBusy, serf: null, unit: '% busy', note: `${q.ms.toFixed(0)} ms self time` })
+    const secs = prof.summary.wallMs / 1000
+    const cpuMs = (share: number): string => `≈ ${(share / 100 * prof.cpuPct / 100 * secs * 1000).toFixed(0)} ms CPU`
+    out.push({ scenario, n, metric: 'CPU', murmur: prof.cpuPct, serf: null, unit: '% core', note: `over a ${secs.toFixed(0)} s V8 CPU profile after the idle period (/proc); below: self time, share of the busy samples` })
+    for (const t of prof.summary.top) out.push({ scenario, n, metric: t.fn, murmur: t.pctBusy, serf: null, unit: '% busy', note: `${cpuMs(t.pctBusy)}  ${t.where}` })
+    for (const q of prof.summary.packages.slice(0, 10)) out.push({ scenario: `${scenario}, by package`, n, metric: q.pkg, murmur: q.pctBusy, serf: null, unit: '% busy', note: cpuMs(q.pctBusy) })
   }
   return out
 }

@@ -27,8 +27,9 @@ export interface SelfTime {
 
 export interface ProfileSummary {
   wallMs: number
+  /** time sampled not idle: running, or (on a loaded machine) runnable and waiting for a core */
   busyMs: number
-  /** busy time as a share of one core over the window, in percent */
+  /** busyMs as a share of the window, in percent */
   busyPctCore: number
   top: SelfTime[]
   /** self time summed per package (npm package, 'murmur', 'node' internals, '(native)'), largest first */
@@ -86,7 +87,7 @@ export function summarize (p: CpuProfile, k = 15): ProfileSummary {
 }
 
 export function formatSummary (s: ProfileSummary): string {
-  const lines = [`${(s.wallMs / 1000).toFixed(1)} s profiled, busy ${s.busyMs.toFixed(0)} ms (${s.busyPctCore.toFixed(2)} % of a core); top ${s.top.length} by self time:`]
+  const lines = [`${(s.wallMs / 1000).toFixed(1)} s profiled, not idle ${s.busyMs.toFixed(0)} ms (${s.busyPctCore.toFixed(2)} % of the window); top ${s.top.length} by self time:`]
   for (const [i, t] of s.top.entries()) {
     lines.push(`${String(i + 1).padStart(3)}. ${t.pctBusy.toFixed(1).padStart(5)} %  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}  ${t.where}`)
   }

@@ -200,8 +200,9 @@ export class MurmurSystem implements System {
       made.push(a)
     }
     this.spawnedAt = performance.now()
-    // Node processes started together share the cores while they load: allow 2 s each.
-    const readyMs = Math.max(60_000, made.length * 2000)
+    // Node processes started together share the cores while they load (and a shared machine
+    // may be busy besides): allow 5 s each.
+    const readyMs = Math.max(60_000, made.length * 5000)
     await Promise.all(made.map(async a => {
       const deadline = Date.now() + readyMs
       for (;;) {
