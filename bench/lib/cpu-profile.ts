@@ -32,7 +32,8 @@ export interface ProfileSummary {
   /** busyMs as a share of the window, in percent */
   busyPctCore: number
   top: SelfTime[]
-  /** self time summed per package (npm package, 'murmur', 'node' internals, '(native)'), largest first */
+  /** self time summed per package (npm package, 'murmur', 'node' internals, '(native)' C++ and
+   * builtins, '(garbage collector)', '(program)'), largest first */
   packages: Array<{ pkg: string, ms: number, pctBusy: number }>
 }
 
@@ -46,8 +47,9 @@ function shortUrl (url: string): string {
   return path.startsWith('/') ? relative(ROOT, path) : path
 }
 
-/** Who owns the code at `url`: the npm package, murmur itself, Node's internals, or V8/native. */
-function packageOf (url: string): string {
+/** Who owns the code: the npm package, murmur itself, Node's internals, the GC, or native code. */
+function packageOf (fn: string, url: string): string {
+  if (fn === '(garbage collector)' || fn === '(program)') return fn
   if (url === '') return '(native)'
   if (url.startsWith('node:')) return 'node'
   if (url.startsWith('wasm:')) return 'wasm'
@@ -70,7 +72,7 @@ export function summarize (p: CpuProfile, k = 15): ProfileSummary {
     const f = byId.get(id)
     if (f === undefined || f.functionName === '(idle)') continue
     busy++
-    const pkg = packageOf(f.url)
+    const pkg = packageOf(f.functionName, f.url)
     pkgs.set(pkg, (pkgs.get(pkg) ?? 0) + 1)
     const where = f.url === '' ? '' : `${shortUrl(f.url)}:${f.lineNumber + 1}`
     const key = `${f.functionName}\0${where}`
