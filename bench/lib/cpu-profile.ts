@@ -55,7 +55,7 @@ function packageOf (fn: string, url: string): string {
   if (url.startsWith('wasm:')) return 'wasm'
   const path = url.startsWith('file://') ? fileURLToPath(url) : url
   const nm = path.lastIndexOf('node_modules/')
-  if (nm < 0) return 'murmur'
+  if (nm < 0) return path.startsWith(ROOT) ? 'murmur' : path
   const [a, b] = path.slice(nm + 'node_modules/'.length).split('/')
   return a.startsWith('@') ? `${a}/${b}` : a
 }
