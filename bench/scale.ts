@@ -102,7 +102,7 @@ export async function measure (ctx: Ctx, kind: SystemKind, n: number): Promise<S
     const want = names(n)
     const left = p.scaleConvergeMs - (performance.now() - sys.spawnedAt)
     try {
-      res.allSeeAllMs = await converge(sys, want, sys.spawnedAt, Math.max(1000, left))
+      res.allSeeAllMs = await converge(sys, want, sys.spawnedAt, Math.max(1000, Math.round(left)))
       res.sawAll = n
       log(`all see all ${res.allSeeAllMs.toFixed(0)} ms after the last start`)
     } catch (err) {
