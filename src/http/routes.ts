@@ -6,6 +6,7 @@ import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { block, type Watched } from './blocking.js'
 import { consulRoutes, consulSelf } from './consul/routes.js'
+import { uiRoutes } from './ui/routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
 
@@ -206,6 +207,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         return { watched: servicesWatch, read: () => agent.instances(name, opts) }
       }
     }),
-    ...consulRoutes(agent)
+    ...consulRoutes(agent),
+    ...uiRoutes()
   ]
 }
