@@ -77,10 +77,10 @@ function casHolds (agent: Agent, req: Request, key: string): boolean {
 
 export function kvRoutes (agent: Agent): Route[] {
   const read = async (req: Request, key: string): Promise<ReturnType<typeof consulReply>> => {
-    const prefix = present(req, 'recurse') || req.query.has('keys')
+    const prefix = present(req, 'recurse') || present(req, 'keys')
     const index = (): number => prefix ? agent.configPrefixIndex(key) : keyIndex(agent, key)
     await consulBlock(agent, req, { index, concerns: (kind, k) => kind === 'config' && (prefix ? k?.startsWith(key) === true : k === key) })
-    if (req.query.has('keys')) {
+    if (present(req, 'keys')) {
       const keys = listKeys(agent.config.map.list(key).map(e => e.key), key, req.query.get('separator') ?? '')
       return consulReply(agent, index(), keys, keys.length === 0 ? 404 : 200)
     }
