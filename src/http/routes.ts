@@ -101,7 +101,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         // Open blocking queries and event streams: each holds one listener while it waits.
         watchers: agent.listenerCount('change'),
         // Consul clients (Prometheus first of all) read Config and Member from this route.
-        ...consulSelf(agent)
+        ...consulSelf(agent, VERSION)
       })
     },
     {

@@ -6,7 +6,6 @@ import type { Agent } from '../../agent/agent.js'
 import type { Instance } from '../../core/catalog.js'
 import { MurmurError } from '../../core/errors.js'
 import type { Watched } from '../blocking.js'
-import { VERSION } from '../routes.js'
 import type { Request, Route } from '../server.js'
 import { kvRoutes } from './kv.js'
 import { consulBlock, consulReply, present } from './query.js'
@@ -17,7 +16,7 @@ import { catalogEntry, consulNode, healthEntry, memberFacts, membersByName, node
 export const CONSUL_API_VERSION = '1.15.0'
 
 /** `Config` and `Member` of Consul's `/v1/agent/self`, merged into murmur's own answer there. */
-export function consulSelf (agent: Agent): Record<string, unknown> {
+export function consulSelf (agent: Agent, version: string): Record<string, unknown> {
   const self = agent.members().find(m => m.hb.id === agent.id)
   const dc = agent.opts.cluster
   return {
@@ -27,7 +26,7 @@ export function consulSelf (agent: Agent): Record<string, unknown> {
       NodeName: agent.opts.node,
       NodeID: '',
       Server: false,
-      Revision: `murmur-${VERSION}`,
+      Revision: `murmur-${version}`,
       Version: CONSUL_API_VERSION
     },
     Member: self === undefined ? {} : serfMember(memberFacts(self), dc),
