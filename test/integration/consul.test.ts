@@ -29,7 +29,7 @@ beforeAll(async () => {
   await cluster.converged(['ca', 'cb'])
   // web-1 on ca (no check), web-2 on cb (TTL check, passing), as native registrations.
   expect((await a.req('PUT', '/v1/agent/services', { name: 'web', id: 'web-1', port: 8081, tags: ['v1', 'blue'] })).status).toBe(200)
-  expect((await b.req('PUT', '/v1/agent/services', { name: 'web', id: 'web-2', port: 8082, address: '10.1.2.3', tags: ['v1'], check: { ttl: '60s' } })).status).toBe(200)
+  expect((await b.req('PUT', '/v1/agent/services', { name: 'web', id: 'web-2', port: 8082, address: '10.1.2.3', tags: ['v1'], check: { ttl: '1h' } })).status).toBe(200)
   expect((await b.req('PUT', '/v1/agent/services/web-2/ttl', { status: 'pass' })).status).toBe(200)
   await waitFor('both web instances passing on ca', async () => (await a.get('/v1/services/web?healthy')).body.length === 2)
 })
@@ -90,6 +90,18 @@ describe('consul npm client', () => {
     expect((await consul.health.service('api'))[0].Checks[1].Status).toBe('warning')
     await consul.agent.service.deregister('api-1')
     expect(await consul.health.service('api')).toEqual([])
+  })
+
+  it('updates a check by its custom CheckID, and drops a service critical past DeregisterCriticalServiceAfter', async () => {
+    const put = async (path: string, body: unknown): Promise<number> => (await raw(a, path, { method: 'PUT', body: JSON.stringify(body) })).status
+    expect(await put('/v1/agent/service/register', { Name: 'job', ID: 'job-1', Port: 7000, Check: { CheckID: 'job-alive', TTL: '1h' } })).toBe(200)
+    expect(await put('/v1/agent/check/update/job-alive', { Status: 'warning', Output: 'slow' })).toBe(200)
+    const checks = JSON.parse((await raw(a, '/v1/health/service/job')).text)[0].Checks
+    expect(checks[1]).toMatchObject({ CheckID: 'service:job-1', Status: 'warning', Output: 'slow' })
+    // Critical from the start (no pass yet): gone about a second later.
+    expect(await put('/v1/agent/service/register', { Name: 'cron', ID: 'cron-1', Port: 7001, Check: { TTL: '1h', DeregisterCriticalServiceAfter: '1s' } })).toBe(200)
+    await waitFor('cron-1 deregistered', async () => (await a.get('/v1/agent/services')).body.every((s: { id: string }) => s.id !== 'cron-1'), 30_000)
+    await a.req('DELETE', '/v1/agent/services/job-1')
   })
 
   it("watch over health.service sees an instance come and go", async () => {
