@@ -231,6 +231,7 @@ describe('indexes and bad input', () => {
     expect(await code('/v1/health/service/web?index=1&wait=soon')).toEqual([400, 'MURMUR_ERR_BAD_REQUEST'])
     expect(await code('/v1/health/service/web?index=x1')).toEqual([400, 'MURMUR_ERR_BAD_REQUEST'])
     expect(await code('/v1/catalog/services?dc=elsewhere')).toEqual([400, 'MURMUR_ERR_BAD_REQUEST'])
+    expect(await code('/v1/health/service/web?filter=Service.Port%3D%3D80')).toEqual([400, 'MURMUR_ERR_BAD_REQUEST'])
     expect(await code('/v1/kv/bin', { method: 'PUT', body: new Uint8Array([0xff, 0xfe, 0x00]) })).toEqual([400, 'MURMUR_ERR_BAD_VALUE'])
     expect(await code('/v1/kv/f?flags=42', { method: 'PUT', body: 'x' })).toEqual([400, 'MURMUR_ERR_BAD_REQUEST'])
     expect(await code('/v1/kv/l?acquire=abc', { method: 'PUT', body: 'x' })).toEqual([400, 'MURMUR_ERR_BAD_REQUEST'])

@@ -61,6 +61,8 @@ export async function consulBlock (agent: Agent, req: Request, w: Watched): Prom
   if (dc !== null && dc !== '' && dc !== agent.opts.cluster) {
     throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `no path to datacenter '${dc}': this cluster is '${agent.opts.cluster}'`)
   }
+  // Better a clear refusal than every instance returned as if the filter had matched.
+  if (req.query.has('filter')) throw new MurmurError('MURMUR_ERR_BAD_REQUEST', "filter expressions are not supported: use 'tag', 'node-meta' and 'passing'")
   const rawWait = req.query.get('wait')
   let waitMs = CONSUL_DEFAULT_WAIT_MS
   if (rawWait !== null && rawWait !== '') {
