@@ -55,11 +55,11 @@ describe.skipIf(!runnable)(`web view in headless Chromium (${CHROMIUM})`, () => 
   })
 
   it('shows a config write made on another agent within 1 s, and a health change, without a reload', async () => {
+    // From the moment the write is acknowledged on u3 to the row on the page u1 serves.
+    expect((await agents[2].req('PUT', '/v1/config/app/feature', { on: true })).status).toBe(200)
     const t0 = Date.now()
-    await agents[2].req('PUT', '/v1/config/app/feature', { on: true })
     await page.locator('#config tr[data-key="app/feature"]').waitFor({ timeout: 10_000 })
-    const ms = Date.now() - t0
-    expect(ms).toBeLessThan(1000)
+    expect(Date.now() - t0).toBeLessThan(1000)
     await agents[1].req('PUT', '/v1/agent/services/web-2/ttl', { status: 'pass', output: 'ready' })
     await expectText(page.locator('#services tr[data-instance="web-2"] td.health'), 'passing')
   })
