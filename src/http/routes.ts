@@ -5,6 +5,7 @@ import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { block, type Watched } from './blocking.js'
+import { controlRoutes } from './control-routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
 
@@ -195,6 +196,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
       }
     },
     { method: 'GET', pattern: '/metrics', handler: () => ({ text: prometheus(agent) }) },
+    ...controlRoutes(agent),
     ...watchRoutes(agent, {
       configItem: e => configItem(agent, e),
       members: { watched: memberWatch, read: () => memberView(agent) },
