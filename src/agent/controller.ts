@@ -89,7 +89,8 @@ export class Controller {
   private readonly series: SeriesStore
   private readonly keyChanges = new Map<string, KeyChange[]>()
   private readonly lastNumeric = new Map<string, number>()
-  private readonly arrivals = new Map<string, { tracker: InstanceTracker, events: ArrivalEvent[] }>()
+  private readonly tracker: InstanceTracker
+  private readonly arrivals = new Map<string, ArrivalEvent[]>()
   private readonly opts: ControllerOptions
   private timer: NodeJS.Timeout | undefined
   private stopped = false
@@ -97,6 +98,7 @@ export class Controller {
 
   constructor (private readonly host: ControlHost, opts: Partial<ControllerOptions> = {}) {
     this.opts = { ...CONTROLLER_DEFAULTS, ...opts }
+    this.tracker = new InstanceTracker(this.startedAt)
     this.series = new SeriesStore(this.opts.historyCapacity, this.opts.historyEveryMs, this.opts.maxSeries)
   }
 
@@ -243,24 +245,18 @@ export class Controller {
       for (const [k, v] of Object.entries(m.metrics)) this.series.record(`${m.memberId}\u0000${k}`, m.at, v)
     }
     if (this.counters.rounds % 600 === 0) this.series.prune(now - 2 * this.opts.historyCapacity * this.opts.historyEveryMs)
-    const all = members.map(m => m.memberId)
-    const byService = new Map<string, Array<{ memberId: string, generation: number, instance: string }>>()
+    const instances: Array<{ memberId: string, generation: number, service: string, instance: string }> = []
     for (const m of members) {
-      if (!m.alive) continue
-      for (const s of m.services) {
-        let list = byService.get(s.name)
-        if (list === undefined) byService.set(s.name, list = [])
-        list.push({ memberId: m.memberId, generation: m.generation, instance: s.id })
-      }
+      if (m.alive) for (const s of m.services) instances.push({ memberId: m.memberId, generation: m.generation, service: s.name, instance: s.id })
     }
-    for (const name of new Set([...byService.keys(), ...this.arrivals.keys()])) {
-      let a = this.arrivals.get(name)
-      if (a === undefined) {
+    for (const e of this.tracker.observe(instances, members.map(m => m.memberId), now)) {
+      let list = this.arrivals.get(e.service)
+      if (list === undefined) {
         if (this.arrivals.size >= SERVICES_TRACKED) continue
-        this.arrivals.set(name, a = { tracker: new InstanceTracker(this.startedAt), events: [] })
+        this.arrivals.set(e.service, list = [])
       }
-      a.events.push(...a.tracker.observe(byService.get(name) ?? [], all, now))
-      if (a.events.length > ARRIVALS_KEEP) a.events.splice(0, a.events.length - ARRIVALS_KEEP)
+      list.push(e)
+      if (list.length > ARRIVALS_KEEP) list.shift()
     }
   }
 
@@ -361,7 +357,7 @@ export class Controller {
 
   arrivalsOf (service: string): ArrivalEstimate & { service: string } {
     const now = Date.now()
-    const events = this.arrivals.get(service)?.events ?? []
+    const events = this.arrivals.get(service) ?? []
     return { service, ...estimateArrivals(events, Math.max(this.startedAt, now - ARRIVAL_WINDOW_MS), now) }
   }
 }

@@ -44,28 +44,28 @@ export function estimateArrivals (events: readonly ArrivalEvent[], from: number,
 }
 
 /**
- * Turns successive views of a service's instances into join and leave events. An instance
+ * Turns successive views of the services' instances into join and leave events. An instance
  * seen for the first time counts as a join only if it could have joined while we watched: its
  * member was already known to us, or started (generation, a wall time) after we did. The
  * instances an agent finds when it starts are the cluster as it was, not arrivals.
  */
 export class InstanceTracker {
-  private present = new Set<string>()
+  private present = new Map<string, string>()
   private knownMembers = new Set<string>()
 
   constructor (private readonly startedAt: number) {}
 
   /** `membersNow`: every member in the table, whatever its status (a failed member is still known). */
-  observe (instances: ReadonlyArray<{ memberId: string, generation: number, instance: string }>, membersNow: Iterable<string>, now: number): ArrivalEvent[] {
-    const out: ArrivalEvent[] = []
-    const next = new Set<string>()
+  observe (instances: ReadonlyArray<{ memberId: string, generation: number, service: string, instance: string }>, membersNow: Iterable<string>, now: number): Array<ArrivalEvent & { service: string }> {
+    const out: Array<ArrivalEvent & { service: string }> = []
+    const next = new Map<string, string>()
     for (const i of instances) {
-      const id = `${i.memberId}/${i.instance}`
-      next.add(id)
+      const id = `${i.service}\u0000${i.memberId}\u0000${i.instance}`
+      next.set(id, i.service)
       if (this.present.has(id)) continue
-      if (this.knownMembers.has(i.memberId) || i.generation >= this.startedAt) out.push({ at: now, kind: 'join' })
+      if (this.knownMembers.has(i.memberId) || i.generation >= this.startedAt) out.push({ at: now, kind: 'join', service: i.service })
     }
-    for (const id of this.present) if (!next.has(id)) out.push({ at: now, kind: 'leave' })
+    for (const [id, service] of this.present) if (!next.has(id)) out.push({ at: now, kind: 'leave', service })
     this.present = next
     this.knownMembers = new Set(membersNow)
     return out

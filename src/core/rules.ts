@@ -71,7 +71,8 @@ function sideOf (rule: Rule, prev: RuleState['side'], value: number): RuleState[
   const c = rule.condition
   if (c.kind === 'target') {
     const ratio = value / c.target
-    return Math.abs(ratio - 1) <= c.tolerance ? 0 : ratio > 1 ? 1 : -1
+    // The epsilon keeps 110 against a target of 100 within a 0.1 tolerance despite rounding.
+    return Math.abs(ratio - 1) <= c.tolerance + 1e-9 ? 0 : ratio > 1 ? 1 : -1
   }
   // Schmitt trigger: entered beyond `enter`, left only beyond `exit`.
   const sign = c.kind === 'above' ? 1 : -1
@@ -120,9 +121,9 @@ export function evaluate (rule: Rule, state: RuleState, o: Observation): Decisio
   if (rule.stabilizationMs > 0) recs.push({ at: now, value: rec })
   const st = keep({ side, since, recs })
   if (side === 0 || since === undefined) return decide(st, 'idle', what)
-  if (now - since < rule.forMs) return decide(st, 'holding', `${what}, held ${fmt((now - since) / 1000)} s of ${fmt(rule.forMs / 1000)} s`)
   const last = Math.max(o.lastChangeAt ?? -Infinity, state.lastFired ?? -Infinity)
   if (now - last < rule.cooldownMs) return decide(st, 'cooldown', `${what}; cooldown: last change ${fmt((now - last) / 1000)} s ago, cooldown ${fmt(rule.cooldownMs / 1000)} s`)
+  if (now - since < rule.forMs) return decide(st, 'holding', `${what}, held ${fmt((now - since) / 1000)} s of ${fmt(rule.forMs / 1000)} s`)
   let to = rec
   if (to < current && rule.stabilizationMs > 0) {
     // HPA's scale-down stabilisation: lower only to the highest recommendation of the window.
