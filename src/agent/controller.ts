@@ -190,9 +190,8 @@ export class Controller {
       if (rule === undefined) continue
       const { values, times } = freshValues(index.select(rule.select), rule.metric, now, rule.maxAgeMs)
       const value = aggregateOf(rule.aggregate, values)
-      const entry = this.host.get(rule.key)
-      const lastChangeAt = Math.max(entry?.hlc.wall ?? -Infinity, this.latestAudit.get(rule.name)?.at ?? -Infinity)
-      const d = evaluate(rule, slot.state, { now, value: values.length > 0 ? value : undefined, samples: values.length, current: numeric(entry?.value), lastChangeAt })
+      const lastChangeAt = this.latestAudit.get(rule.name)?.at
+      const d = evaluate(rule, slot.state, { now, value: values.length > 0 ? value : undefined, samples: values.length, current: numeric(this.host.get(rule.key)?.value), lastChangeAt })
       slot.state = d.state
       const oldest = times.length === 0 ? null : now - Math.min(...times)
       slot.last = { ...d, at: now, value, samples: values.length, oldestAgeMs: oldest }
@@ -225,9 +224,12 @@ export class Controller {
     // Known at once here, before the write comes back as an event: the next round's cooldown
     // and sequence number must already count this action.
     this.latestAudit.set(rule.name, { seq, at: now })
+    // The audit record goes first: an actor killed between the two writes leaves a record and
+    // no change (the next actor waits out the cooldown, then acts once), never a change
+    // without a record (the next actor would not know of it and change the key again).
     const write = async (): Promise<void> => {
-      if (!rule.dryRun) await this.host.set(rule.key, change.to)
       await this.host.set(auditKey(rule.name, seq), record)
+      if (!rule.dryRun) await this.host.set(rule.key, change.to)
     }
     write().then(() => {
       if (rule.dryRun) this.counters.dryRuns++

@@ -7,7 +7,7 @@
 // long its condition has held); only the rule's actor writes. The new value is computed from
 // the key's current value, never accumulated in the engine, so a firing that is repeated (two
 // actors for a moment, a retried write) lands on the same value or is stopped by the cooldown,
-// which counts from the key's last write as every agent sees it.
+// which counts from the rule's last action as every agent sees it (its replicated audit record).
 import type { Rule } from './rule-spec.js'
 
 export interface RuleState {
@@ -31,7 +31,7 @@ export interface Observation {
   readonly samples: number
   /** The key's current value when it is a number. */
   readonly current: number | undefined
-  /** Last write of the key by anyone, or last action of this rule (from its audit records), ms. */
+  /** Last action of this rule, by any actor (from its replicated audit records), ms. */
   readonly lastChangeAt?: number
 }
 

@@ -97,7 +97,7 @@ describe('threshold rules', () => {
     expect(evaluate(withInitial, INITIAL_STATE, { now: T0, value: 400, samples: 1, current: undefined }).change).toEqual({ from: 100, to: 90 })
   })
 
-  it('count the cooldown from the key\'s last write by anyone (a restarted or new actor sees it)', () => {
+  it('count the cooldown from the rule\'s last action by any actor (a new actor sees it in the audit)', () => {
     const r = rule({ ...THRESHOLD, for: '0s' })
     const o: Observation = { now: T0, value: 400, samples: 1, current: 100, lastChangeAt: T0 - 59_000 }
     expect(evaluate(r, INITIAL_STATE, o).outcome).toBe('cooldown')
