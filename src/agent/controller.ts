@@ -12,7 +12,7 @@ import { formatHlc } from '../core/hlc.js'
 import { impact, type KeyChange } from '../core/impact.js'
 import type { Entry } from '../core/lww.js'
 import type { Fit } from '../core/regression.js'
-import { rendezvousOwner } from '../core/rendezvous.js'
+import { Electorate, rendezvousOwner } from '../core/rendezvous.js'
 import { AUDIT_PREFIX, parseRule, RESERVED_PREFIX, RULES_PREFIX, ruleNameProblem, type Rule } from '../core/rule-spec.js'
 import { evaluate, INITIAL_STATE, type Decision, type RuleState } from '../core/rules.js'
 import type { Logger } from './log.js'
@@ -184,7 +184,7 @@ export class Controller {
     const members = this.host.members()
     this.recordHistory(members, now)
     const index = new MemberIndex(members)
-    const aliveIds = index.alive.map(m => m.memberId)
+    let electorate: Electorate | undefined
     for (const slot of this.slots.values()) {
       const rule = slot.rule
       if (rule === undefined) continue
@@ -195,7 +195,9 @@ export class Controller {
       slot.state = d.state
       const oldest = times.length === 0 ? null : now - Math.min(...times)
       slot.last = { ...d, at: now, value, samples: values.length, oldestAgeMs: oldest }
-      if (d.outcome === 'fire' && rendezvousOwner(rule.name, aliveIds) === this.host.id) this.act(slot, rule, d, now)
+      if (d.outcome !== 'fire') continue
+      electorate ??= new Electorate(index.alive.map(m => m.memberId))
+      if (electorate.owner(rule.name) === this.host.id) this.act(slot, rule, d, now)
     }
     this.counters.rounds++
     this.counters.lastRoundMs = performance.now() - t0
