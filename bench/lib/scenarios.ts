@@ -9,7 +9,7 @@ import autocannon from 'autocannon'
 import { LwwMap } from '../../src/core/lww.js'
 import { encode } from '../../src/net/codec.js'
 import { cpuPercent, median, pct, rssMiB, sleep, type Row } from './common.js'
-import { controlRound } from './control.js'
+import { controlPropagation, controlRound } from './control.js'
 import { LoopNet, makeNet, type Net, type Proc } from './net.js'
 import { MurmurSystem, SerfSystem, which, type SysAgent, type System, type SystemKind } from './systems.js'
 
@@ -546,5 +546,6 @@ export const SCENARIOS: Record<string, (ctx: Ctx) => Promise<Row[]>> = {
   propagation,
   failure,
   soak,
-  late: lateJoiner
+  late: lateJoiner,
+  'control-propagation': controlPropagation
 }

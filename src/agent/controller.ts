@@ -62,7 +62,8 @@ export interface AuditRecord {
   new: number
   dryRun: boolean
   reason: string
-  inputs: { metric: string, aggregate: string, value: number | undefined, members: number, windowMs: number, oldestAgeMs: number | null }
+  /** What the actor saw: the aggregate, how many fresh samples, the window, since when the condition held (ms). */
+  inputs: { metric: string, aggregate: string, value: number | undefined, members: number, windowMs: number, oldestAgeMs: number | null, holdingSinceMs: number | null }
   at: string
   atMs: number
 }
@@ -75,6 +76,7 @@ interface Slot {
   state: RuleState
   last?: Decision & { at: number, value: number | undefined, samples: number, oldestAgeMs: number | null }
   busy: boolean
+  heldSince?: number
 }
 
 const numeric = (v: unknown): number | undefined => typeof v === 'number' && Number.isFinite(v) ? v : undefined
@@ -104,19 +106,22 @@ export class Controller {
 
   start (): void {
     for (const e of this.host.list('')) this.onConfig(e)
-    const loop = (): void => {
-      // Jittered so that agents started together do not all write in the same millisecond.
+    const loop = (delay: number): void => {
       this.timer = setTimeout(() => {
         if (this.stopped) return
+        let due = Infinity
         try {
-          this.round(Date.now())
+          due = this.round(Date.now())
         } catch (err) {
           this.host.logger('warn', 'control', 'round failed', { error: (err as Error).message })
         }
-        loop()
-      }, this.opts.intervalMs * (0.9 + Math.random() * 0.2))
+        // Jittered so that agents started together do not all write in the same millisecond;
+        // sooner when a rule's window or cooldown ends before the next round would come, so
+        // an action is not a whole round late.
+        loop(Math.max(10, Math.min(this.opts.intervalMs * (0.9 + Math.random() * 0.2), due - Date.now() + 5)))
+      }, delay)
     }
-    loop()
+    loop(this.opts.intervalMs)
   }
 
   stop (): void {
@@ -179,8 +184,10 @@ export class Controller {
 
   // ---- the round ----------------------------------------------------------------------
 
-  round (now: number): void {
+  /** Runs every rule once; returns when the earliest rule window or cooldown ends (wall ms). */
+  round (now: number): number {
     const t0 = performance.now()
+    let due = Infinity
     const members = this.host.members()
     this.recordHistory(members, now)
     const index = new MemberIndex(members)
@@ -192,15 +199,20 @@ export class Controller {
       const value = aggregateOf(rule.aggregate, values)
       const lastChangeAt = this.latestAudit.get(rule.name)?.at
       const d = evaluate(rule, slot.state, { now, value: values.length > 0 ? value : undefined, samples: values.length, current: numeric(this.host.get(rule.key)?.value), lastChangeAt })
+      // The engine restarts the hold when it fires; the audit record wants where it began.
+      slot.heldSince = slot.state.since
       slot.state = d.state
       const oldest = times.length === 0 ? null : now - Math.min(...times)
       slot.last = { ...d, at: now, value, samples: values.length, oldestAgeMs: oldest }
+      if (d.outcome === 'holding' && d.state.since !== undefined) due = Math.min(due, d.state.since + rule.forMs)
+      else if (d.outcome === 'cooldown') due = Math.min(due, Math.max(lastChangeAt ?? -Infinity, d.state.lastFired ?? -Infinity) + rule.cooldownMs)
       if (d.outcome !== 'fire') continue
       electorate ??= new Electorate(index.alive.map(m => m.memberId))
       if (electorate.owner(rule.name) === this.host.id) this.act(slot, rule, d, now)
     }
     this.counters.rounds++
     this.counters.lastRoundMs = performance.now() - t0
+    return due
   }
 
   private act (slot: Slot, rule: Rule, d: Decision, now: number): void {
@@ -219,7 +231,7 @@ export class Controller {
       new: change.to,
       dryRun: rule.dryRun,
       reason: d.reason,
-      inputs: { metric: rule.metric, aggregate: rule.aggregate, value: last?.value, members: last?.samples ?? 0, windowMs: rule.forMs, oldestAgeMs: last?.oldestAgeMs ?? null },
+      inputs: { metric: rule.metric, aggregate: rule.aggregate, value: last?.value, members: last?.samples ?? 0, windowMs: rule.forMs, oldestAgeMs: last?.oldestAgeMs ?? null, holdingSinceMs: slot.heldSince ?? now },
       at: new Date(now).toISOString(),
       atMs: now
     }
