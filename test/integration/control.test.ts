@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Murmur } from '../../src/client/index.js'
 import { BIN, Cluster, waitFor, type AgentProc } from '../helpers/agents.js'
 
 const run = promisify(execFile)
@@ -57,6 +58,8 @@ describe('the control loop on three agents', () => {
     const { body } = await agents[1].get('/v1/cluster/metrics?metric=lat&service=web')
     expect(body).toMatchObject({ metric: 'lat', count: 3, avg: 100, min: 100, max: 100, p50: 100, p95: 100, sum: 300 })
     expect(body.oldestAgeMs).toBeLessThan(30_000)
+    // The client library reads the same aggregate.
+    expect(await new Murmur({ http: agents[2].http }).metrics.cluster('lat', { service: 'web' })).toMatchObject({ metric: 'lat', count: 3, avg: 100 })
     const all = (await agents[1].get('/v1/cluster/metrics')).body.items.map((s: any) => s.metric)
     expect(all).toEqual(expect.arrayContaining(['cpu', 'rss', 'load1', 'memUsed', 'loopDelayMs', 'netTx', 'lat', 'rps']))
   })
@@ -79,7 +82,7 @@ describe('the control loop on three agents', () => {
       return true
     })
     const raisedAt = Date.now()
-    for (const x of agents) await x.req('PUT', '/v1/agent/metrics', { lat: 400 })
+    for (const x of agents) await new Murmur({ http: x.http }).metrics.report({ lat: 400 })
     for (const x of agents) await waitFor('max_conns lowered to 90 everywhere', async () => await keyValue(x) === 90)
     // Not before the 2 s window (measured from when the metric was raised, so a lower bound).
     const items = await waitFor('one audit record everywhere', async () => {
