@@ -12,7 +12,7 @@ import { formatHlc } from '../core/hlc.js'
 import { impact, type KeyChange } from '../core/impact.js'
 import type { Entry } from '../core/lww.js'
 import type { Fit } from '../core/regression.js'
-import { Electorate, rendezvousOwner } from '../core/rendezvous.js'
+import { Electorate } from '../core/rendezvous.js'
 import { AUDIT_PREFIX, parseRule, RESERVED_PREFIX, RULES_PREFIX, ruleNameProblem, type Rule } from '../core/rule-spec.js'
 import { evaluate, INITIAL_STATE, type Decision, type RuleState } from '../core/rules.js'
 import type { Logger } from './log.js'
@@ -297,18 +297,20 @@ export class Controller {
   }
 
   rules (): Array<Record<string, unknown>> {
-    return this.host.list(RULES_PREFIX).map(e => this.ruleView(e))
+    const alive = this.host.members().filter(m => m.alive)
+    const electorate = new Electorate(alive.map(m => m.memberId))
+    return this.host.list(RULES_PREFIX).map(e => this.ruleView(e, alive, electorate))
   }
 
   rule (name: string): Record<string, unknown> {
-    return this.ruleView(this.ruleEntry(name))
+    const alive = this.host.members().filter(m => m.alive)
+    return this.ruleView(this.ruleEntry(name), alive, new Electorate(alive.map(m => m.memberId)))
   }
 
-  private ruleView (e: Entry): Record<string, unknown> {
+  private ruleView (e: Entry, alive: MemberMetrics[], electorate: Electorate): Record<string, unknown> {
     const name = e.key.slice(RULES_PREFIX.length)
     const slot = this.slots.get(name)
-    const alive = this.host.members().filter(m => m.alive)
-    const actor = rendezvousOwner(name, alive.map(m => m.memberId))
+    const actor = electorate.owner(name)
     const last = slot?.last
     return {
       name,
