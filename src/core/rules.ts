@@ -115,12 +115,15 @@ export function evaluate (rule: Rule, state: RuleState, o: Observation): Decisio
   const since = side === 0 ? undefined : side === state.side && state.since !== undefined ? state.since : now
   const what = describe(rule, o.value)
   const current = o.current ?? rule.initial
-  if (current === undefined) return decide(keep({ side, since }), 'no-value', `${rule.key} is not set to a number and the rule has no set.initial`)
-
-  const rec = side === 0 ? clamp(current, rule.min, rule.max) : recommend(rule, current, o.value)
+  if (side === 0 || since === undefined) {
+    // No reason to change: the recommendation is to stay (within bounds).
+    if (current !== undefined && rule.stabilizationMs > 0) recs.push({ at: now, value: clamp(current, rule.min, rule.max) })
+    return decide(keep({ side, since, recs }), 'idle', what)
+  }
+  if (current === undefined) return decide(keep({ side, since }), 'no-value', `${what}, but ${rule.key} is not set to a number and the rule has no set.initial`)
+  const rec = recommend(rule, current, o.value)
   if (rule.stabilizationMs > 0) recs.push({ at: now, value: rec })
   const st = keep({ side, since, recs })
-  if (side === 0 || since === undefined) return decide(st, 'idle', what)
   const last = Math.max(o.lastChangeAt ?? -Infinity, state.lastFired ?? -Infinity)
   if (now - last < rule.cooldownMs) return decide(st, 'cooldown', `${what}; cooldown: last change ${fmt((now - last) / 1000)} s ago, cooldown ${fmt(rule.cooldownMs / 1000)} s`)
   if (now - since < rule.forMs) return decide(st, 'holding', `${what}, held ${fmt((now - since) / 1000)} s of ${fmt(rule.forMs / 1000)} s`)
