@@ -23,7 +23,7 @@ import { loadServices } from '../store/services.js'
 import { ConfigReplica } from './config-replica.js'
 import { CustomMetrics } from '../core/custom-metrics.js'
 import { Controller } from './controller.js'
-import { memberMetrics } from './metrics-source.js'
+import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
 import { createLogger, type Logger } from './log.js'
@@ -109,16 +109,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.logger('error', 'store', 'cannot persist replicated config', { error: err.message })
       }
     })
-    this.controller = new Controller({
-      id: host.peerId,
-      node: opts.node,
-      members: () => memberMetrics(this),
-      get: key => this.config.get(key),
-      list: prefix => this.config.map.list(prefix),
-      set: async (key, value) => await this.setConfig(key, value),
-      del: async key => await this.deleteConfig(key),
-      logger
-    }, { intervalMs: opts.controlIntervalMs })
+    this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
   }
 
   static async start (input: Partial<AgentOptions>): Promise<Agent> {

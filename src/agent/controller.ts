@@ -17,7 +17,7 @@ import { AUDIT_PREFIX, parseRule, RESERVED_PREFIX, RULES_PREFIX, ruleNameProblem
 import { evaluate, INITIAL_STATE, type Decision, type RuleState } from '../core/rules.js'
 import type { Logger } from './log.js'
 
-/** What the controller needs from the agent (see Controller.forAgent in agent.ts). */
+/** What the controller needs from the agent (built by controlHost in metrics-source.ts). */
 export interface ControlHost {
   readonly id: string
   readonly node: string

@@ -1,7 +1,22 @@
 // The one place the control loop reads members' metrics from the membership layer. Today they
-// ride in heartbeats; when membership changes shape, only this function changes.
+// ride in heartbeats; when membership changes shape, only memberMetrics changes.
 import type { MemberMetrics } from '../core/aggregate.js'
 import type { Agent } from './agent.js'
+import type { ControlHost } from './controller.js'
+
+/** What the controller needs of its agent: members' metrics and the normal config path. */
+export function controlHost (agent: Agent): ControlHost {
+  return {
+    id: agent.id,
+    node: agent.opts.node,
+    members: () => memberMetrics(agent),
+    get: key => agent.config.get(key),
+    list: prefix => agent.config.map.list(prefix),
+    set: async (key, value) => await agent.setConfig(key, value),
+    del: async key => await agent.deleteConfig(key),
+    logger: agent.logger
+  }
+}
 
 export function memberMetrics (agent: Agent): MemberMetrics[] {
   const now = Date.now()
