@@ -142,8 +142,8 @@ export class Controller {
       this.slots.delete(name)
       return
     }
-    // A changed rule keeps its state: how long the condition has held does not depend on the
-    // rule's wording, and the cooldown is counted from the key's writes anyway.
+    // A changed rule keeps its state (how long its condition has held); its cooldown counts
+    // from its audit records, which a new version keeps too.
     const slot = this.slots.get(name) ?? { name, entry: e, state: INITIAL_STATE, busy: false }
     slot.entry = e
     try {
