@@ -7,7 +7,7 @@ export class MetricsSampler {
   private lastCpu = process.cpuUsage()
   private lastAt = performance.now()
   // A starved event loop is the first sign of an overloaded agent (and host).
-  private readonly loop = monitorEventLoopDelay({ resolution: 10 })
+  private readonly loop = monitorEventLoopDelay({ resolution: 50 })
 
   constructor () {
     this.loop.enable()
