@@ -7,7 +7,7 @@ export class MetricsSampler {
   private lastCpu = process.cpuUsage()
   private lastAt = performance.now()
   // A starved event loop is the first sign of an overloaded agent (and host).
-  private readonly loop = monitorEventLoopDelay({ resolution: 50 })
+  private readonly loop = monitorEventLoopDelay({ resolution: 100 })
 
   constructor () {
     this.loop.enable()
