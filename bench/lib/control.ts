@@ -114,7 +114,7 @@ export async function controlPropagation (ctx: Ctx): Promise<Row[]> {
   try {
     await sys.start(net.hosts, 'join')
     const names = sys.agents.map(a => a.name)
-    await Promise.all(sys.agents.map(async a => await a.until('members', () => a.alive(names), 90_000, `${n} members alive`)))
+    await Promise.all(sys.agents.map(async a => await a.until('members', () => a.alive(names), 180_000, `${n} members alive`)))
     sys.watchData()
     const calls = sys.agents.map(call)
     for (const c of calls) {
