@@ -1,10 +1,21 @@
 // Load metrics carried in heartbeats, so every agent can see the cluster's state.
 import { freemem, loadavg, totalmem } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Metrics } from '../core/heartbeat.js'
 
 export class MetricsSampler {
   private lastCpu = process.cpuUsage()
   private lastAt = performance.now()
+  // A starved event loop is the first sign of an overloaded agent (and host).
+  private readonly loop = monitorEventLoopDelay({ resolution: 100 })
+
+  constructor () {
+    this.loop.enable()
+  }
+
+  stop (): void {
+    this.loop.disable()
+  }
 
   sample (netTx: number, netRx: number): Metrics {
     const cpu = process.cpuUsage()
@@ -20,7 +31,14 @@ export class MetricsSampler {
       memTotal: totalmem(),
       load1: Math.round(loadavg()[0] * 100) / 100,
       netTx,
-      netRx
+      netRx,
+      loopDelayMs: this.loopDelay()
     }
+  }
+
+  private loopDelay (): number {
+    const p99 = this.loop.count > 0 ? this.loop.percentile(99) / 1e6 : 0
+    this.loop.reset()
+    return Math.round(p99 * 10) / 10
   }
 }

@@ -34,6 +34,8 @@ export interface AgentOptions extends MembershipOptions {
   leaveWaitMs: number
   /** Testing aid: offset added to this agent's wall clock for HLC stamps, ms. @default 0 */
   clockSkewMs?: number
+  /** Period of the control loop's round (every rule evaluated once), ms. @default 1000 */
+  controlIntervalMs: number
   /** 'debug' | 'info' | 'warn' | 'error'. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -50,6 +52,7 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   maxDriftMs: 60_000,
   tombstoneTtlMs: 86_400_000,
   leaveWaitMs: 500,
+  controlIntervalMs: 1000,
   logLevel: 'info',
   windowSize: 100,
   minStdDevMs: 250,
@@ -66,7 +69,7 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   const o: AgentOptions = { ...DEFAULTS, node: hostname(), ...stripUndefined(input) }
   if (!NAME_RE.test(o.node)) fail(`node name '${o.node}' must be 1-63 letters, digits, '.', '_' or '-'`)
   if (!NAME_RE.test(o.cluster)) fail(`cluster name '${o.cluster}' must be 1-63 letters, digits, '.', '_' or '-'`)
-  for (const k of ['heartbeatMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'suspicionMs', 'reapMs', 'minStdDevMs', 'acceptablePauseMs'] as const) {
+  for (const k of ['heartbeatMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'suspicionMs', 'reapMs', 'minStdDevMs', 'acceptablePauseMs', 'controlIntervalMs'] as const) {
     if (!Number.isFinite(o[k]) || o[k] <= 0) fail(`${k} must be a positive number of milliseconds`)
   }
   if (!(o.phiSuspect > 0)) fail('phiSuspect must be positive')
