@@ -77,11 +77,13 @@ describe('a full disk', () => {
     }
 
     agent = await restart(agent)
-    expect(await metric(agent, 'config_log_damaged_total')).toBe(0)
+    const lost = []
     for (const [key, v] of acked) {
       const r = await agent.get(`/v1/config/${key}`)
-      expect({ key, status: r.status, same: r.body?.value === v }).toEqual({ key, status: 200, same: true })
+      if (r.status !== 200 || r.body.value !== v) lost.push(key)
     }
+    expect(lost).toEqual([])
+    expect(await metric(agent, 'config_log_damaged_total')).toBe(0)
   })
 })
 
@@ -134,7 +136,6 @@ describe('poisoned stamps', () => {
     const pois = await cluster.start({ name: 'pois', dataDir: dir })
     const peer = await cluster.start({ name: 'peer', join: [pois.listen] })
     expect((await pois.get('/v1/config/pois/ok')).body.value).toBe(1)
-    expect(await metric(pois, 'config_log_damaged_total')).toBe(2)
     for (const agent of [pois, peer]) {
       await waitFor('pois/ok on both', async () => (await agent.get('/v1/config/pois/ok')).status === 200)
       expect((await agent.get('/v1/config?prefix=pois/')).status).toBe(200)
@@ -145,8 +146,11 @@ describe('poisoned stamps', () => {
       expect(Number(String(r.body.version.hlc).split('.')[1])).toBeLessThan(2 ** 31)
     }
     await waitFor('the last write on the peer', async () => (await peer.get('/v1/config/pois/p')).body?.value === 19)
+    // The two poisoned records were skipped at start, and counted.
+    expect(await metric(pois, 'config_log_damaged_total')).toBe(2)
     const again = await restart(pois)
     expect((await again.get('/v1/config/pois/p')).body.value).toBe(19)
+    expect(await metric(again, 'config_log_damaged_total')).toBe(0)
   })
 })
 
