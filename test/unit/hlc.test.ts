@@ -105,14 +105,16 @@ describe('bounds', () => {
     expect(tick(ZERO_HLC, -5)).toEqual({ wall: 0, logical: 1 })
   })
 
-  it('a million ticks from a clock near the logical limit stay valid stamps', () => {
+  it('100,000 ticks from a clock near the logical limit stay valid, increasing stamps', () => {
     let h: Hlc = { wall: T, logical: MAX_LOGICAL - 10 }
-    for (let i = 0; i < 1_000_000; i++) {
+    let bad = 0
+    for (let i = 0; i < 100_000; i++) {
       const next = tick(h, T)
-      expect(compareHlc(next, h)).toBeGreaterThan(0)
+      if (compareHlc(next, h) <= 0 || !isHlc(next)) bad++
       h = next
     }
-    expect(isHlc(h)).toBe(true)
+    expect(bad).toBe(0)
+    expect(h).toEqual({ wall: T + 1, logical: 100_000 - 11 })
   })
 })
 
