@@ -9,7 +9,7 @@
 // Equal states cost one digest (512 bytes of bucket hashes plus a line per member) and a tiny
 // reply, however many keys there are. Frames are length-prefixed msgpack.
 import type { Stream } from '@libp2p/interface'
-import { lpStream } from 'it-length-prefixed-stream'
+import { lpStream } from '@libp2p/utils'
 import { compareHeartbeat } from '../core/heartbeat.js'
 import { isEntry } from '../core/config.js'
 import { BUCKETS, type Entry } from '../core/lww.js'
