@@ -22,8 +22,13 @@ export interface Request {
   path: string
   query: URLSearchParams
   headers: IncomingMessage['headers']
-  /** Parsed JSON body; throws a 400 when it is missing or malformed. */
-  json: () => Promise<unknown>
+  /**
+   * Parsed JSON body; throws a 400 when it is missing, malformed or not UTF-8, and a 415 when
+   * it is labelled as something other than JSON (`anyContentType` skips that: Consul's routes).
+   */
+  json: (opts?: { anyContentType?: boolean }) => Promise<unknown>
+  /** The body's bytes as sent (Consul KV values are raw bytes). */
+  raw: () => Promise<Buffer>
   /** Resolves when the client goes away (for long polls). */
   closed: AbortSignal
 }
@@ -173,10 +178,13 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
         query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
         headers: req.headers,
         closed: closed.signal,
-        json: async () => {
-          checkJsonType(req.headers['content-type'])
+        raw: async () => {
           body ??= readBody(req)
-          const buf = await body
+          return await body
+        },
+        json: async (opts = {}) => {
+          if (opts.anyContentType !== true) checkJsonType(req.headers['content-type'])
+          const buf = await request.raw()
           if (buf.byteLength === 0) throw new MurmurError('MURMUR_ERR_BAD_JSON', 'request body is empty; send a JSON value')
           let text: string
           try {
