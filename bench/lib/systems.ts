@@ -112,6 +112,7 @@ class MurmurAgent extends SysAgent {
     const res = await fetch(`http://${this.http}${path}`, {
       method,
       body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
       signal: AbortSignal.any([this.ctl.signal, AbortSignal.timeout(timeoutMs)])
     })
     const text = await res.text()

@@ -47,6 +47,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     gossipDropped: 0,
     heartbeatsRejected: 0,
     configRejected: 0,
+    /** Damaged config log regions skipped at start (each is logged with what was kept). */
+    configLogDamaged: 0,
     clockDrift: 0,
     syncs: 0,
     syncFailures: 0,
@@ -121,12 +123,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     let restored: Entry[] = []
     let services: ServiceRecord[] = []
     let lastContact: number | undefined
+    let damaged = 0
     if (opts.dataDir !== undefined) {
       await ensureDir(opts.dataDir)
       lastContact = await readLastContact(opts.dataDir)
-      const opened = await ConfigLog.open(opts.dataDir)
+      const opened = await ConfigLog.open(opts.dataDir, {
+        onCompactionFailed: err => logger('error', 'store', 'config log compaction failed; the longer log is kept', { error: err.message })
+      })
       log = opened.log
       restored = opened.report.entries
+      damaged = opened.report.damaged
       if (opened.report.problem !== undefined) logger('warn', 'store', opened.report.problem)
       const loaded = await loadServices(opts.dataDir)
       services = loaded.services
@@ -137,6 +143,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const host = await Host.start({ privateKey: key, cluster: opts.cluster, listen: hostPortToMultiaddr(listen), mdns: opts.mdns })
     const joiner = new Joiner(host, joins, logger)
     const agent = new Agent(opts, host, key, generation, opts.advertise ?? advertiseAddress(listen.host), log, logger, joiner)
+    agent.counters.configLogDamaged = damaged
     agent.config.restore(restored)
     agent.lastContact = lastContact
     agent.quarantineIfAway()
@@ -476,7 +483,8 @@ export class Agent extends EventEmitter<AgentEvents> {
           else this.accept(hb, raw as SignedHeartbeat, false)
         }
       },
-      applyEntries: async entries => { await this.config.applyRemote(entries) }
+      applyEntries: async entries => { await this.config.applyRemote(entries) },
+      rejectedEntries: n => { this.counters.configRejected += n }
     }
   }
 }

@@ -2,7 +2,7 @@
 // local writes, and the on-disk log. Local writes are durable before they are visible or sent.
 import { checkKey, valueProblem } from '../core/config.js'
 import { MurmurError } from '../core/errors.js'
-import { observe, tickAfter, ZERO_HLC, type Hlc } from '../core/hlc.js'
+import { observe, stampWrite, ZERO_HLC, type Hlc } from '../core/hlc.js'
 import { LwwMap, type Entry } from '../core/lww.js'
 import type { ConfigLog } from '../store/config-log.js'
 
@@ -29,11 +29,16 @@ export class ConfigReplica {
     private readonly hooks: ReplicaHooks
   ) {}
 
-  /** Load entries read from disk (no persistence, no events). */
+  /**
+   * Load entries read from disk (no persistence, no events). The drift bound holds here too:
+   * a far-future entry on disk (written by a peer whose clock ran ahead) is served but does
+   * not drag the clock, or every restart would re-poison it.
+   */
   restore (entries: readonly Entry[]): void {
+    const now = this.wallNow()
     for (const e of entries) {
       this.map.apply(e)
-      this.clock = observe(this.clock, e.hlc, this.wallNow(), Number.POSITIVE_INFINITY).clock
+      this.clock = observe(this.clock, e.hlc, now, this.maxDriftMs).clock
     }
   }
 
@@ -73,10 +78,12 @@ export class ConfigReplica {
 
   private async writeLocal (w: { key: string, value?: unknown, deleted: boolean }): Promise<Entry> {
     // The stamp is above both our clock and the version being replaced: a write made after
-    // reading a key supersedes it even when that version came from a clock far ahead of ours.
-    const hlc = tickAfter(this.clock, this.map.get(w.key)?.hlc ?? ZERO_HLC, this.wallNow())
-    this.clock = hlc
-    const entry: Entry = { ...w, hlc, origin: this.origin }
+    // reading a key supersedes it even when that version came from a clock far ahead of ours,
+    // without our clock following it there (see stampWrite).
+    const stamped = stampWrite(this.clock, this.map.get(w.key)?.hlc, this.wallNow(), this.maxDriftMs)
+    if (stamped === undefined) throw new MurmurError('MURMUR_ERR_BAD_KEY', `key '${w.key}' holds the last version stamp there is and cannot be overwritten`)
+    this.clock = stamped.clock
+    const entry: Entry = { ...w, hlc: stamped.stamp, origin: this.origin }
     await this.persist([entry])
     if (this.map.apply(entry)) this.hooks.changed(entry, 'local')
     return entry

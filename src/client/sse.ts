@@ -11,7 +11,11 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  private buffer = ''
+  /**
+   * The text after the last line end, in the pieces it came in: one long line (a large
+   * snapshot) arriving in many chunks is joined once, not rescanned and copied per chunk.
+   */
+  private rest: string[] = []
   private data: string[] = []
   private event = ''
   private id: string | undefined
@@ -21,17 +25,18 @@ export class SseParser {
     if (text === '') return []
     // A CR that ended the previous chunk may be the first half of a CRLF.
     if (this.afterCr && text.startsWith('\n')) text = text.slice(1)
-    this.buffer += text
+    this.afterCr = text.endsWith('\r')
     const out: SseEvent[] = []
     const eol = /\r\n|\r|\n/g
     let start = 0
-    for (let m = eol.exec(this.buffer); m !== null; m = eol.exec(this.buffer)) {
-      const ev = this.line(this.buffer.slice(start, m.index))
+    for (let m = eol.exec(text); m !== null; m = eol.exec(text)) {
+      const piece = text.slice(start, m.index)
+      const ev = this.line(this.rest.length === 0 ? piece : this.rest.join('') + piece)
+      this.rest = []
       if (ev !== undefined) out.push(ev)
       start = eol.lastIndex
     }
-    this.afterCr = this.buffer.endsWith('\r')
-    this.buffer = this.buffer.slice(start)
+    if (start < text.length) this.rest.push(text.slice(start))
     return out
   }
 

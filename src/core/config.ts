@@ -13,15 +13,18 @@ export const CONFIG_LIMITS = {
   depth: 32
 } as const
 
-// Whitespace and control characters (C0 and C1) are refused: keys end up in URLs, logs and
-// terminal tables, where they would hide or rewrite what is shown.
+// Whitespace, control characters (C0 and C1) and invisible characters are refused: keys end up
+// in URLs, logs and terminal tables, where they would hide or rewrite what is shown. Invisible:
+// format characters (Cf: bidi overrides and isolates such as U+202E, zero-width spaces and
+// joiners, the soft hyphen, the BOM), the combining grapheme joiner and the Hangul fillers,
+// which render as nothing. Lone surrogates (Cs) are not text at all.
 // eslint-disable-next-line no-control-regex
-const BAD_KEY_CHARS = /[\u0000-\u001f\u007f-\u009f\s]/
+const BAD_KEY_CHARS = /[\u0000-\u001f\u007f-\u009f\s\p{Cf}\p{Cs}\u034f\u115f\u1160\u3164\uffa0]/u
 
 export function keyProblem (key: unknown): string | undefined {
   if (typeof key !== 'string' || key.length === 0) return 'key must be a non-empty string'
   if (Buffer.byteLength(key) > CONFIG_LIMITS.keyBytes) return `key must be at most ${CONFIG_LIMITS.keyBytes} bytes`
-  if (BAD_KEY_CHARS.test(key)) return 'key must not contain whitespace or control characters'
+  if (BAD_KEY_CHARS.test(key)) return 'key must not contain whitespace, control or invisible characters (bidi overrides, zero-width characters)'
   return undefined
 }
 
@@ -41,9 +44,35 @@ export function isJsonValue (v: unknown, depth: number = CONFIG_LIMITS.depth): b
   return Object.values(v).every(x => isJsonValue(x, depth - 1))
 }
 
+/**
+ * What in a JSON value the codec (msgpack, used by gossip, sync and the log) would not carry
+ * faithfully: it encodes strings as UTF-8, so a lone surrogate would arrive as U+FFFD, and it
+ * renames an object key `__proto__` (a guard against prototype pollution). Refusing these
+ * keeps "what is stored is what every agent serves".
+ */
+const LONE_SURROGATE = /\p{Cs}/u
+
+function fidelityProblem (v: unknown): string | undefined {
+  if (typeof v === 'string') return !LONE_SURROGATE.test(v) ? undefined : 'value strings must be valid Unicode (a lone surrogate such as "\\ud800" cannot be stored)'
+  if (typeof v !== 'object' || v === null) return undefined
+  if (Array.isArray(v)) {
+    for (const x of v) { const p = fidelityProblem(x); if (p !== undefined) return p }
+    return undefined
+  }
+  for (const [k, x] of Object.entries(v)) {
+    if (k === '__proto__') return 'value must not contain the object key "__proto__"'
+    if (LONE_SURROGATE.test(k)) return 'value object keys must be valid Unicode (a lone surrogate such as "\\ud800" cannot be stored)'
+    const p = fidelityProblem(x)
+    if (p !== undefined) return p
+  }
+  return undefined
+}
+
 export function valueProblem (v: unknown): string | undefined {
   if (v === undefined) return 'value is missing'
   if (!isJsonValue(v)) return `value must be JSON nested at most ${CONFIG_LIMITS.depth} deep`
+  const lossy = fidelityProblem(v)
+  if (lossy !== undefined) return lossy
   if (Buffer.byteLength(JSON.stringify(v)) > CONFIG_LIMITS.valueBytes) return `value must be at most ${CONFIG_LIMITS.valueBytes} bytes as JSON`
   return undefined
 }

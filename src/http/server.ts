@@ -1,10 +1,20 @@
 // A small JSON HTTP server on node:http: a route table, body limits, JSON errors. The route
 // handlers live in routes.ts; `handle` is exported so tests can call it without a socket.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { MurmurError } from '../core/errors.js'
 import { errorBody } from './errors.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
+/**
+ * What a refused request still sends is read and thrown away up to this much (and this long),
+ * so the client reads our answer instead of a reset and the connection can carry its next
+ * request. Past either bound the answer says `Connection: close` and the connection is closed.
+ */
+const DRAIN_BYTES = 4 * 1024 * 1024
+const DRAIN_MS = 5000
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 export interface Request {
   method: string
@@ -12,8 +22,11 @@ export interface Request {
   path: string
   query: URLSearchParams
   headers: IncomingMessage['headers']
-  /** Parsed JSON body; throws a 400 when it is missing or malformed. */
-  json: () => Promise<unknown>
+  /**
+   * Parsed JSON body; throws a 400 when it is missing, malformed or not UTF-8, and a 415 when
+   * it is labelled as something other than JSON (`anyContentType` skips that: Consul's routes).
+   */
+  json: (opts?: { anyContentType?: boolean }) => Promise<unknown>
   /** The body's bytes as sent (Consul KV values are raw bytes). */
   raw: () => Promise<Buffer>
   /** Resolves when the client goes away (for long polls). */
@@ -66,17 +79,70 @@ function decode (s: string): string {
   }
 }
 
+function tooLarge (): MurmurError {
+  return new MurmurError('MURMUR_ERR_TOO_LARGE', `body must be at most ${MAX_BODY_BYTES} bytes`)
+}
+
+/** The body, refused as soon as it passes the limit (the rest is left to `discard`). */
 async function readBody (req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > MAX_BODY_BYTES) throw new MurmurError('MURMUR_ERR_TOO_LARGE', `body must be at most ${MAX_BODY_BYTES} bytes`)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength
-    if (size > MAX_BODY_BYTES) throw new MurmurError('MURMUR_ERR_TOO_LARGE', `body must be at most ${MAX_BODY_BYTES} bytes`)
-    chunks.push(chunk as Buffer)
+  if (declared > MAX_BODY_BYTES) throw tooLarge()
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const stop = (): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength
+      if (size <= MAX_BODY_BYTES) { chunks.push(chunk); return }
+      stop()
+      reject(tooLarge())
+    }
+    const onEnd = (): void => { stop(); resolve(Buffer.concat(chunks)) }
+    const onError = (err: Error): void => { stop(); reject(err) }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+  })
+}
+
+/** Read and drop the rest of a refused request, within bounds; true when it was all read. */
+async function discard (req: IncomingMessage): Promise<boolean> {
+  if (req.readableEnded) return true
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES + DRAIN_BYTES) return false
+  return await new Promise(resolve => {
+    let size = 0
+    const done = (ended: boolean): void => {
+      clearTimeout(timer)
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      if (!ended) req.pause()
+      resolve(ended)
+    }
+    const onData = (chunk: Buffer): void => { size += chunk.byteLength; if (size > DRAIN_BYTES) done(false) }
+    const onEnd = (): void => done(true)
+    const onError = (): void => done(false)
+    const timer = setTimeout(() => done(false), DRAIN_MS)
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.resume()
+  })
+}
+
+/** JSON bodies must be labelled as JSON (or not at all), in UTF-8 (RFC 8259). */
+function checkJsonType (header: string | undefined): void {
+  if (header === undefined || header.trim() === '') return
+  const [type, ...params] = header.split(';').map(x => x.trim().toLowerCase())
+  const json = type === 'application/json' || /^application\/[^/]+\+json$/.test(type)
+  const charset = params.find(p => p.startsWith('charset='))?.slice(8).replace(/"/g, '')
+  if (!json || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
+    throw new MurmurError('MURMUR_ERR_MEDIA_TYPE', `request body must be JSON sent as 'content-type: application/json' (UTF-8), not '${header}'`)
   }
-  return Buffer.concat(chunks)
 }
 
 export function createHandler (routes: Route[]): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -116,11 +182,18 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
           body ??= readBody(req)
           return await body
         },
-        json: async () => {
+        json: async (opts = {}) => {
+          if (opts.anyContentType !== true) checkJsonType(req.headers['content-type'])
           const buf = await request.raw()
           if (buf.byteLength === 0) throw new MurmurError('MURMUR_ERR_BAD_JSON', 'request body is empty; send a JSON value')
+          let text: string
           try {
-            return JSON.parse(buf.toString('utf8'))
+            text = UTF8.decode(buf)
+          } catch {
+            throw new MurmurError('MURMUR_ERR_BAD_JSON', 'request body is not valid UTF-8')
+          }
+          try {
+            return JSON.parse(text)
           } catch (err) {
             throw new MurmurError('MURMUR_ERR_BAD_JSON', `request body is not valid JSON: ${(err as Error).message}`)
           }
@@ -130,8 +203,7 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
     } catch (err) {
       const e = errorBody(err)
       reply = { status: e.status, body: e.body }
-      // Drain what the client still sends, so it reads our answer instead of a reset.
-      req.resume()
+      if (!(await discard(req))) reply.headers = { connection: 'close' }
     }
     if (res.destroyed) return
     if (reply.stream !== undefined) {
@@ -156,10 +228,29 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
 export async function listen (routes: Route[], host: string, port: number): Promise<Server> {
   const handler = createHandler(routes)
   const server = createServer((req, res) => { handler(req, res).catch(() => res.destroy()) })
+  server.on('clientError', answerClientError)
   server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => { server.off('error', reject); resolve() })
   })
   return server
+}
+
+/**
+ * Requests Node refuses before they reach a route (malformed, headers over 16 KiB, too slow)
+ * get the same JSON error body as every other error, instead of Node's bare status line.
+ */
+function answerClientError (err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const e = errorBody(err.code === 'HPE_HEADER_OVERFLOW'
+    ? new MurmurError('MURMUR_ERR_HEADERS_TOO_LARGE', 'request headers must be at most 16 KiB')
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new MurmurError('MURMUR_ERR_TIMEOUT', 'the request was not received in time')
+      : new MurmurError('MURMUR_ERR_BAD_REQUEST', `malformed HTTP request (${err.code ?? err.message})`))
+  const payload = JSON.stringify(e.body) + '\n'
+  socket.end(`HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\nconnection: close\r\n\r\n${payload}`)
 }

@@ -10,11 +10,15 @@ import type { Agent, ChangeKind } from '../agent/agent.js'
 import { MurmurError } from '../core/errors.js'
 import type { Entry } from '../core/lww.js'
 import type { Watched } from './blocking.js'
+import { EventWriter } from './event-writer.js'
 import type { Reply, Request, Route } from './server.js'
 
 /** Comment lines at this period keep proxies (and the client's idle timer) from closing an idle stream. */
 export const PING_MS = 15_000
-/** A client this far behind in reading is cut off; it reconnects and resumes, or gets a snapshot. */
+/**
+ * A client this far behind in reading (events queued behind the one being sent) is cut off; it
+ * reconnects and resumes, or gets a snapshot. One event larger than this is still sent whole.
+ */
 const MAX_BACKLOG_BYTES = 8 * 1024 * 1024
 
 /** A read that streams as a full list each time it changes. */
@@ -98,9 +102,9 @@ function eventStream (agent: Agent, w: Watcher): Reply {
     stream: (res: ServerResponse) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' })
       res.flushHeaders()
+      const out = new EventWriter(res, MAX_BACKLOG_BYTES)
       const send: Send = (event, index, data) => {
-        res.write(`id: ${agent.generation}-${index}\nevent: ${event}\ndata: ${data}\n\n`)
-        if (res.writableLength > MAX_BACKLOG_BYTES) res.destroy()
+        out.write(`id: ${agent.generation}-${index}\nevent: ${event}\ndata: ${data}\n\n`)
       }
       let due = false
       const onChange = (_index: number, kind: ChangeKind, key?: string): void => {
@@ -113,7 +117,7 @@ function eventStream (agent: Agent, w: Watcher): Reply {
           if (!res.destroyed) w.flush(send)
         })
       }
-      const ping = setInterval(() => res.write(': ping\n\n'), PING_MS)
+      const ping = setInterval(() => out.write(': ping\n\n'), PING_MS)
       agent.on('change', onChange)
       res.once('close', () => {
         clearInterval(ping)

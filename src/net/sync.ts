@@ -27,6 +27,8 @@ export interface SyncState {
   entriesIn: (buckets: ReadonlySet<number>) => Entry[]
   applyHeartbeats: (signed: unknown[]) => Promise<void>
   applyEntries: (entries: Entry[]) => Promise<void>
+  /** Malformed entries (bad key, value or stamp) that a peer sent were dropped. */
+  rejectedEntries?: (count: number) => void
 }
 
 export interface SyncStats { sentBytes: number, receivedBytes: number, entriesSent: number, entriesReceived: number }
@@ -73,6 +75,7 @@ class Framed {
       if (f?.t === 'done') return
       if (f?.t !== 'entries' || !Array.isArray(f.entries)) throw new Error('sync: expected entries')
       const entries = f.entries.filter(isEntry)
+      if (entries.length < f.entries.length) state.rejectedEntries?.(f.entries.length - entries.length)
       this.stats.entriesReceived += entries.length
       await state.applyEntries(entries)
     }

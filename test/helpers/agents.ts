@@ -62,9 +62,12 @@ export class AgentProc {
   }
 
   async req<T = any> (method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number, body: T, headers: Headers }> {
+    const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body))
     const res = await fetch(`http://${this.http}${path}`, {
       method,
-      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      body: payload,
+      // JSON bodies must say so (fetch would label a string body text/plain).
+      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
       signal: AbortSignal.timeout(15_000)
     })
     const text = await res.text()

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { ConfigLog, parseLog } from '../../src/store/config-log.js'
+import { ConfigLog, parseLog, type LogFile } from '../../src/store/config-log.js'
 import { MurmurError } from '../../src/core/errors.js'
 import { LwwMap, type Entry } from '../../src/core/lww.js'
 import { encode } from '../../src/net/codec.js'
@@ -48,7 +48,7 @@ async function writeSample (): Promise<{ image: Buffer, records: Array<[number, 
   const image = await readFile(file)
   const records: Array<[number, number]> = []
   for (let off = 0; off < image.byteLength;) {
-    const end = off + 8 + image.readUInt32BE(off)
+    const end = off + 12 + image.readUInt32BE(off + 4)
     records.push([off, end])
     off = end
   }
@@ -57,7 +57,8 @@ async function writeSample (): Promise<{ image: Buffer, records: Array<[number, 
   return { image, records }
 }
 
-function frame (x: unknown): Buffer {
+/** A record in the first log format ([u32 length][u32 crc32][msgpack], no sync marker). */
+function frameV1 (x: unknown): Buffer {
   const body = Buffer.from(encode(x))
   const head = Buffer.alloc(8)
   head.writeUInt32BE(body.byteLength, 0)
@@ -68,7 +69,7 @@ function frame (x: unknown): Buffer {
 describe('ConfigLog: append and reopen', () => {
   it('starts empty, and a reopen returns every appended entry in order', async () => {
     const { log, report } = await openLog()
-    expect(report).toEqual({ entries: [] })
+    expect(report).toEqual({ entries: [], damaged: 0 })
     await log.append(SAMPLE.slice(0, 2))
     await log.append(SAMPLE.slice(2))
     await log.close()
@@ -106,61 +107,89 @@ describe('ConfigLog: append and reopen', () => {
 })
 
 describe('parseLog', () => {
-  it('parses exactly the complete records of every prefix of a log', async () => {
+  it('parses exactly the complete records of every prefix of a log; a cut record is a torn tail', async () => {
     const { image, records } = await writeSample()
     for (let cut = 0; cut <= image.byteLength; cut++) {
       const complete = records.filter(([, end]) => end <= cut).length
-      const { entries, goodBytes } = parseLog(image.subarray(0, cut))
+      const { entries, skipped } = parseLog(image.subarray(0, cut))
       expect(entries).toEqual(SAMPLE.slice(0, complete))
-      expect(goodBytes).toBe(complete === 0 ? 0 : records[complete - 1][1])
+      const goodEnd = complete === 0 ? 0 : records[complete - 1][1]
+      expect(skipped).toEqual(goodEnd === cut ? [] : [{ offset: goodEnd, bytes: cut - goodEnd, torn: true }])
     }
   })
 
-  it('stops at any flipped byte and keeps the records before it', async () => {
+  it('skips a record with any flipped byte and keeps every other record', async () => {
     const { image, records } = await writeSample()
     for (const [i, [start, end]] of records.entries()) {
       for (let at = start; at < end; at++) {
         for (const mask of [0x01, 0x80, 0xff]) {
           const bad = Buffer.from(image)
           bad[at] ^= mask
-          const { entries, goodBytes } = parseLog(bad)
-          expect(entries).toEqual(SAMPLE.slice(0, i))
-          expect(goodBytes).toBe(start)
+          const { entries, skipped } = parseLog(bad)
+          if (i === 0 && at < 4) {
+            // The first record's marker is gone, but what follows it is a whole record of the
+            // first format (no marker yet seen in this file): it is recovered.
+            expect(entries).toEqual(SAMPLE)
+            expect(skipped.map(x => [x.offset, x.bytes])).toEqual([[0, 4]])
+            continue
+          }
+          expect(entries).toEqual(SAMPLE.filter((_, j) => j !== i))
+          expect(skipped.map(x => [x.offset, x.bytes])).toEqual([[start, end - start]])
         }
       }
     }
   })
 
-  it('stops at a well-framed record that is not a valid entry', () => {
-    const good = frame(SAMPLE[0])
-    const image = Buffer.concat([good, frame({ key: 'a b', value: 1, deleted: false, hlc: { wall: 1, logical: 0 }, origin: 'x' }), frame(SAMPLE[1])])
-    expect(parseLog(image)).toEqual({ entries: [SAMPLE[0]], goodBytes: good.byteLength })
-    expect(parseLog(Buffer.concat([good, frame({ hello: 'world' })]))).toEqual({ entries: [SAMPLE[0]], goodBytes: good.byteLength })
+  it('skips a well-framed record that is not a valid entry (e.g. an out-of-range stamp) and keeps the rest', () => {
+    const image = Buffer.concat([
+      frameV1(SAMPLE[0]),
+      frameV1({ key: 'a b', value: 1, deleted: false, hlc: { wall: 1, logical: 0 }, origin: 'x' }),
+      frameV1({ ...SAMPLE[1], hlc: { wall: 1, logical: 2 ** 53 - 1 } }),
+      frameV1(SAMPLE[1])
+    ])
+    const { entries, skipped } = parseLog(image)
+    expect(entries).toEqual([SAMPLE[0], SAMPLE[1]])
+    expect(skipped).toHaveLength(2)
+    expect(parseLog(Buffer.concat([frameV1(SAMPLE[0]), frameV1({ hello: 'world' })])).entries).toEqual([SAMPLE[0]])
   })
 
-  it('returns nothing for an empty or garbage image', () => {
-    expect(parseLog(Buffer.alloc(0))).toEqual({ entries: [], goodBytes: 0 })
-    expect(parseLog(Buffer.from('this is not a config log at all'))).toEqual({ entries: [], goodBytes: 0 })
-    expect(parseLog(Buffer.alloc(64))).toEqual({ entries: [], goodBytes: 0 }) // zero-length bodies fail the entry check
+  it('reads logs of the first format (no sync marker), resynchronising past damage', () => {
+    const frames = SAMPLE.map(frameV1)
+    const image = Buffer.concat(frames)
+    expect(parseLog(image)).toEqual({ entries: SAMPLE, skipped: [] })
+    const at = frames[0].byteLength + frames[1].byteLength + 9
+    const bad = Buffer.from(image)
+    bad[at] ^= 0x20
+    const { entries, skipped } = parseLog(bad)
+    expect(entries).toEqual(SAMPLE.filter((_, j) => j !== 2))
+    expect(skipped.map(x => x.bytes)).toEqual([frames[2].byteLength])
+  })
+
+  it('returns nothing for an empty or garbage image, and reports the garbage', () => {
+    expect(parseLog(Buffer.alloc(0))).toEqual({ entries: [], skipped: [] })
+    expect(parseLog(Buffer.from('this is not a config log at all')).skipped).toEqual([{ offset: 0, bytes: 31, torn: false }])
+    expect(parseLog(Buffer.alloc(64)).entries).toEqual([])
   })
 })
+
+async function copies (): Promise<string[]> {
+  return (await readdir(dir)).filter(f => f.startsWith('config.log.corrupt-'))
+}
 
 describe('ConfigLog: damaged files', () => {
   it('a torn last record (cut at offsets throughout it) is dropped and reported; later appends are readable', async () => {
     const { image, records } = await writeSample()
     const [lastStart, lastEnd] = records[records.length - 1]
     const extra = entry('after/repair', 2000, 0, 'n9', 'ok')
-    // Every cut inside the header, then a sample through the body, and the last byte.
     const cuts = new Set<number>()
-    for (let cut = lastStart + 1; cut <= lastStart + 9; cut++) cuts.add(cut)
-    for (let cut = lastStart + 10; cut < lastEnd; cut += 7) cuts.add(cut)
+    for (let cut = lastStart + 1; cut <= lastStart + 13; cut++) cuts.add(cut)
+    for (let cut = lastStart + 14; cut < lastEnd; cut += 7) cuts.add(cut)
     cuts.add(lastEnd - 1)
     for (const cut of cuts) {
       await writeFile(file, image.subarray(0, cut))
       const { log, report } = await openLog()
       expect(report.entries).toEqual(SAMPLE.slice(0, -1))
-      expect(report.problem).toContain(`offset ${lastStart}`)
-      expect(report.problem).toContain(`dropped ${cut - lastStart} damaged bytes`)
+      expect(report.problem).toContain(`dropped ${cut - lastStart} damaged bytes at offset ${lastStart}`)
       expect(log.bytes).toBe(lastStart)
       await log.append([extra])
       await log.close()
@@ -168,9 +197,51 @@ describe('ConfigLog: damaged files', () => {
       expect(back.problem).toBeUndefined()
       expect(back.entries).toEqual([...SAMPLE.slice(0, -1), extra])
     }
+    // A write cut short by a crash was never acknowledged: no copy is kept for it.
+    expect(await copies()).toEqual([])
   })
 
-  it('a flipped byte in the middle keeps the complete records before it; appends after reopening survive', async () => {
+  it('one damaged record in 1,000 costs that record only; the original file is kept aside', async () => {
+    const { log } = await openLog()
+    const all = Array.from({ length: 1000 }, (_, i) => entry(`k/${i}`, 1000 + i, 0, 'n1', { i, pad: 'x'.repeat(i % 50) }))
+    await log.append(all)
+    await log.close()
+    const image = await readFile(file)
+    for (const victim of [500, 10, 0, 999]) {
+      await writeFile(file, image)
+      const start = image.indexOf(Buffer.from(`k/${victim}`)) // inside the record's body
+      const bad = Buffer.from(image)
+      bad[start] ^= 0x01
+      await writeFile(file, bad)
+      const opened = await openLog()
+      await opened.log.close()
+      expect(opened.report.entries).toEqual(all.filter((_, j) => j !== victim))
+      expect(opened.report.damaged).toBe(1)
+      expect(opened.report.problem).toMatch(/kept 999 records/)
+      const kept = await copies()
+      expect(kept).toHaveLength(1)
+      expect(opened.report.problem).toContain(kept[0])
+      expect(await readFile(join(dir, kept[0]))).toEqual(bad)
+      await rm(join(dir, kept[0]))
+      // Reopening the repaired file finds no damage and the same entries.
+      const again = await reopenEntries()
+      expect(again.problem).toBeUndefined()
+      expect(again.entries).toEqual(all.filter((_, j) => j !== victim))
+    }
+  })
+
+  it('a bad CRC on the first record keeps every later record', async () => {
+    const { image, records } = await writeSample()
+    const bad = Buffer.from(image)
+    bad[records[0][0] + 8] ^= 0xff // the CRC field
+    await writeFile(file, bad)
+    const { log, report } = await openLog()
+    await log.close()
+    expect(report.entries).toEqual(SAMPLE.slice(1))
+    expect(await copies()).toHaveLength(1)
+  })
+
+  it('a flipped byte in the middle keeps every other record; appends after reopening survive', async () => {
     const { image, records } = await writeSample()
     const middle = Math.floor(image.byteLength / 2)
     const hit = records.findIndex(([start, end]) => start <= middle && middle < end)
@@ -180,7 +251,8 @@ describe('ConfigLog: damaged files', () => {
     await writeFile(file, bad)
 
     const { log, report } = await openLog()
-    expect(report.entries).toEqual(SAMPLE.slice(0, hit))
+    const survivors = SAMPLE.filter((_, j) => j !== hit)
+    expect(report.entries).toEqual(survivors)
     expect(report.problem).toContain(`offset ${records[hit][0]}`)
     const extra = [entry('after/flip', 3000, 0, 'n9', 1), tombstone('app/name', 3001, 0, 'n9')]
     await log.append(extra)
@@ -188,17 +260,86 @@ describe('ConfigLog: damaged files', () => {
 
     const back = await reopenEntries()
     expect(back.problem).toBeUndefined()
-    expect(back.entries).toEqual([...SAMPLE.slice(0, hit), ...extra])
+    expect(back.entries).toEqual([...survivors, ...extra])
   })
 
-  it('a file of garbage opens empty with a problem, and is usable afterwards', async () => {
-    await writeFile(file, Buffer.from('\x00\x00\x10\x00garbage'))
+  it('a file of garbage opens empty with a problem, keeps a copy, and is usable afterwards', async () => {
+    await writeFile(file, Buffer.from('garbage, not a log'))
     const { log, report } = await openLog()
     expect(report.entries).toEqual([])
-    expect(report.problem).toMatch(/dropped 11 damaged bytes at offset 0/)
+    expect(report.problem).toMatch(/dropped 18 damaged bytes at offset 0/)
+    expect(await copies()).toHaveLength(1)
     await log.append([SAMPLE[0]])
     await log.close()
-    expect(await reopenEntries()).toEqual({ entries: [SAMPLE[0]] })
+    expect(await reopenEntries()).toMatchObject({ entries: [SAMPLE[0]], damaged: 0 })
+  })
+
+  it('an old-format log is read, appended to in the new format, and read back whole', async () => {
+    await writeFile(file, Buffer.concat(SAMPLE.slice(0, 3).map(frameV1)))
+    const { log, report } = await openLog()
+    expect(report.problem).toBeUndefined()
+    expect(report.entries).toEqual(SAMPLE.slice(0, 3))
+    await log.append(SAMPLE.slice(3))
+    await log.close()
+    expect((await reopenEntries()).entries).toEqual(SAMPLE)
+  })
+})
+
+/** A real log file whose writes stop short once `space` bytes are used up, like a full disk. */
+class FullDisk {
+  space = Number.POSITIVE_INFINITY
+  failTruncates = 0
+  async open (path: string): Promise<LogFile> {
+    const fh = await open(path, 'a', 0o600)
+    return {
+      write: async (buf: Uint8Array) => {
+        if (this.space <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+        const n = Math.min(buf.byteLength, this.space)
+        this.space -= n
+        return await fh.write(buf.subarray(0, n))
+      },
+      datasync: async () => await fh.datasync(),
+      truncate: async (len: number) => {
+        if (this.failTruncates > 0) { this.failTruncates--; throw new Error('EIO: truncate failed') }
+        await fh.truncate(len)
+      },
+      close: async () => await fh.close()
+    }
+  }
+}
+
+describe('ConfigLog: full disk', () => {
+  it('a short write is an error: nothing is acknowledged, the log stays well-formed, writes resume when space returns', async () => {
+    const disk = new FullDisk()
+    const { log } = await ConfigLog.open(dir, { openFile: async p => await disk.open(p) })
+    await log.append([SAMPLE[0]])
+    const good = (await stat(file)).size
+    disk.space = 10 // the next record gets 10 of its bytes written, then the disk is full
+    await expect(log.append([SAMPLE[1]])).rejects.toMatchObject({ code: 'MURMUR_ERR_STORAGE' })
+    expect((await stat(file)).size).toBe(good)
+    expect(log.bytes).toBe(good)
+    await expect(log.append([SAMPLE[2], SAMPLE[3]])).rejects.toMatchObject({ code: 'MURMUR_ERR_STORAGE', message: expect.stringMatching(/disk full/) })
+    expect((await stat(file)).size).toBe(good)
+    disk.space = Number.POSITIVE_INFINITY
+    await log.append([SAMPLE[4]])
+    await log.close()
+    const back = await reopenEntries()
+    expect(back.problem).toBeUndefined()
+    expect(back.entries).toEqual([SAMPLE[0], SAMPLE[4]])
+  })
+
+  it('when cutting a torn write back fails, the next append cuts it first (or fails too)', async () => {
+    const disk = new FullDisk()
+    const { log } = await ConfigLog.open(dir, { openFile: async p => await disk.open(p) })
+    await log.append([SAMPLE[0]])
+    disk.space = 20
+    disk.failTruncates = 2 // the cut after the short write, and the retry before the next append
+    await expect(log.append([SAMPLE[1]])).rejects.toMatchObject({ code: 'MURMUR_ERR_STORAGE' })
+    disk.space = Number.POSITIVE_INFINITY
+    await expect(log.append([SAMPLE[2]])).rejects.toMatchObject({ code: 'MURMUR_ERR_STORAGE' })
+    await log.append([SAMPLE[3]])
+    await log.close()
+    expect(await reopenEntries()).toMatchObject({ entries: [SAMPLE[0], SAMPLE[3]], damaged: 0 })
   })
 })
 
@@ -301,5 +442,22 @@ describe('ConfigLog: compaction', () => {
     await log.compact(e => e.deleted)
     await log.close()
     expect((await reopenEntries()).entries).toEqual([entry('k', 2)])
+  })
+
+  it('a failed compaction is reported and leaves a valid log; it is retried later', async () => {
+    const failures: Error[] = []
+    const { log } = await ConfigLog.open(dir, { onCompactionFailed: err => failures.push(err) })
+    // The compaction's temp file cannot be created: a directory is in its way.
+    await mkdir(`${file}.tmp-${process.pid}`)
+    const latest = await overwrite(log, 103)
+    await log.append([])
+    await new Promise(resolve => setTimeout(resolve, 50))
+    await log.close()
+    expect(failures).toHaveLength(1)
+    expect(failures[0]).toMatchObject({ code: 'MURMUR_ERR_STORAGE' })
+    const back = await reopenEntries()
+    expect(back.problem).toBeUndefined()
+    expect(back.entries).toHaveLength(1030)
+    expect(newestPerKey(back.entries)).toEqual(byKey(latest))
   })
 })

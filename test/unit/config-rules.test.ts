@@ -52,7 +52,18 @@ describe('keyProblem / checkKey', () => {
     ['a no-break space', 'a\u00a0b'],
     ['an ideographic space', 'a\u3000b'],
     ['a line separator', 'a\u2028b'],
-    ['a byte order mark', '\ufeffkey']
+    ['a byte order mark', '\ufeffkey'],
+    ['a right-to-left override (U+202E)', 'app/\u202egnp.exe'],
+    ['a left-to-right embedding (U+202A)', 'a\u202ab'],
+    ['a right-to-left isolate (U+2067)', 'a\u2067b'],
+    ['a zero-width space', 'a\u200bb'],
+    ['a zero-width joiner', 'a\u200db'],
+    ['a zero-width non-joiner', 'a\u200cb'],
+    ['a word joiner', 'a\u2060b'],
+    ['a soft hyphen', 'a\u00adb'],
+    ['a Hangul filler', 'a\u3164b'],
+    ['a combining grapheme joiner', 'a\u034fb'],
+    ['a lone surrogate', 'a\ud800b']
   ])('rejects %s', (_what, key) => {
     expect(keyProblem(key)).toBeTypeOf('string')
     let err: unknown
@@ -81,7 +92,9 @@ describe('valueProblem', () => {
     [`arrays nested ${CONFIG_LIMITS.depth} deep`, nestArrays(CONFIG_LIMITS.depth)],
     [`objects nested ${CONFIG_LIMITS.depth} deep`, nestObjects(CONFIG_LIMITS.depth)],
     ['a string of exactly the limit as JSON', 'x'.repeat(CONFIG_LIMITS.valueBytes - 2)],
-    ['a multibyte string of exactly the limit as JSON', 'é'.repeat((CONFIG_LIMITS.valueBytes - 2) / 2)]
+    ['a multibyte string of exactly the limit as JSON', 'é'.repeat((CONFIG_LIMITS.valueBytes - 2) / 2)],
+    ['a surrogate pair (an emoji)', '😀 and \ud83d\ude00'],
+    ['keys that only look like __proto__', { __proto_: 1, ___proto__: 2, constructor: 3, prototype: 4 }]
   ])('accepts %s', (_what, v) => {
     expect(valueProblem(v)).toBeUndefined()
   })
@@ -104,7 +117,12 @@ describe('valueProblem', () => {
     ['a Date', new Date(0)],
     ['a Map', new Map()],
     ['a Uint8Array', new Uint8Array(4)],
-    ['an object without a prototype', Object.assign(Object.create(null), { a: 1 })]
+    ['an object without a prototype', Object.assign(Object.create(null), { a: 1 })],
+    ['a lone high surrogate (msgpack would turn it into U+FFFD)', '\ud800'],
+    ['a lone low surrogate in an object key', { 'a\udc00': 1 }],
+    ['a lone surrogate deep in an array', [1, ['x', 'ok\ud83d']]],
+    ['an object key __proto__ (msgpack would rename it)', JSON.parse('{"__proto__": 1}')],
+    ['a nested __proto__ key', JSON.parse('{"a": [{"__proto__": {"x": 1}}]}')]
   ])('rejects %s', (_what, v) => {
     expect(valueProblem(v)).toBeTypeOf('string')
   })

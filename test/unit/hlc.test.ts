@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { compareHlc, formatHlc, isHlc, observe, tick, tickAfter, ZERO_HLC, type Hlc } from '../../src/core/hlc.js'
+import { compareHlc, formatHlc, isHlc, MAX_LOGICAL, MAX_WALL, observe, stampWrite, successor, tick, ZERO_HLC, type Hlc } from '../../src/core/hlc.js'
 
 const hlcArb = fc.record({ wall: fc.integer({ min: 0, max: 1000 }), logical: fc.integer({ min: 0, max: 20 }) })
 const T = 1_700_000_000_000
@@ -36,27 +36,85 @@ describe('tick', () => {
   })
 })
 
-describe('tickAfter', () => {
-  it('issues a stamp above a seen stamp from a clock minutes ahead', () => {
-    const seen: Hlc = { wall: T + 5 * 60_000, logical: 3 }
+describe('stampWrite', () => {
+  const maxDrift = 60_000
+
+  it('issues a stamp above a stored stamp from a clock minutes ahead, without moving the clock there', () => {
+    const stored: Hlc = { wall: T + 5 * 60_000, logical: 3 }
     const last: Hlc = { wall: T, logical: 0 }
-    const next = tickAfter(last, seen, T + 10)
-    expect(compareHlc(next, seen)).toBeGreaterThan(0)
-    expect(compareHlc(next, last)).toBeGreaterThan(0)
-    expect(next).toEqual({ wall: seen.wall, logical: 4 })
+    const r = stampWrite(last, stored, T + 10, maxDrift)
+    expect(r?.stamp).toEqual({ wall: stored.wall, logical: 4 })
+    // The clock takes its own tick, not the far-future stamp: later writes stay near real time.
+    expect(r?.clock).toEqual({ wall: T + 10, logical: 0 })
   })
 
-  it('is above both last and seen, and at least now, for arbitrary inputs', () => {
-    fc.assert(fc.property(hlcArb, hlcArb, fc.integer({ min: 0, max: 1000 }), (last, seen, now) => {
-      const next = tickAfter(last, seen, now)
-      expect(compareHlc(next, last)).toBeGreaterThan(0)
-      expect(compareHlc(next, seen)).toBeGreaterThan(0)
-      expect(next.wall).toBeGreaterThanOrEqual(now)
+  it('follows a stored stamp that is ahead but within the drift bound (ordinary HLC causality)', () => {
+    const stored: Hlc = { wall: T + 30_000, logical: 3 }
+    const r = stampWrite({ wall: T, logical: 0 }, stored, T, maxDrift)
+    expect(r).toEqual({ stamp: { wall: T + 30_000, logical: 4 }, clock: { wall: T + 30_000, logical: 4 } })
+  })
+
+  it('is just tick when the stored stamp is older than the clock', () => {
+    expect(stampWrite({ wall: 10, logical: 2 }, { wall: 5, logical: 9 }, 3, maxDrift)).toEqual({ stamp: { wall: 10, logical: 3 }, clock: { wall: 10, logical: 3 } })
+    expect(stampWrite({ wall: 10, logical: 2 }, undefined, 11, maxDrift)).toEqual({ stamp: { wall: 11, logical: 0 }, clock: { wall: 11, logical: 0 } })
+  })
+
+  it('overwrites a key stamped at the top of the logical range by moving to the next millisecond', () => {
+    const stored: Hlc = { wall: T + 3_600_000, logical: MAX_LOGICAL }
+    const r = stampWrite({ wall: T, logical: 0 }, stored, T, maxDrift)
+    expect(r?.stamp).toEqual({ wall: T + 3_600_001, logical: 0 })
+    expect(r?.clock).toEqual({ wall: T, logical: 1 })
+  })
+
+  it('cannot go past the last stamp there is', () => {
+    expect(stampWrite({ wall: T, logical: 0 }, { wall: MAX_WALL, logical: MAX_LOGICAL }, T, maxDrift)).toBeUndefined()
+  })
+
+  it('stamps above both the clock and the stored version, and keeps the clock within maxDrift of now', () => {
+    const wide = fc.record({ wall: fc.integer({ min: 0, max: MAX_WALL }), logical: fc.integer({ min: 0, max: MAX_LOGICAL }) })
+    const clockArb = fc.record({ wall: fc.integer({ min: 0, max: T + maxDrift }), logical: fc.integer({ min: 0, max: 1000 }) })
+    fc.assert(fc.property(clockArb, fc.option(wide, { nil: undefined }), fc.integer({ min: 0, max: T }), (last, stored, now) => {
+      fc.pre(stored === undefined || stored.wall < MAX_WALL)
+      const r = stampWrite(last, stored, now, maxDrift)
+      expect(r).toBeDefined()
+      if (r === undefined) return
+      expect(compareHlc(r.stamp, last)).toBeGreaterThan(0)
+      if (stored !== undefined) expect(compareHlc(r.stamp, stored)).toBeGreaterThan(0)
+      expect(compareHlc(r.clock, last)).toBeGreaterThan(0)
+      expect(isHlc(r.stamp) && isHlc(r.clock)).toBe(true)
+      expect(r.clock.wall).toBeLessThanOrEqual(Math.max(last.wall, now + maxDrift) + 1)
     }))
   })
+})
 
-  it('is just tick when seen is older than last', () => {
-    expect(tickAfter({ wall: 10, logical: 2 }, { wall: 5, logical: 9 }, 3)).toEqual({ wall: 10, logical: 3 })
+describe('bounds', () => {
+  it('the maximum wall is the last millisecond of year 9999, which dates can print', () => {
+    expect(new Date(MAX_WALL).toISOString()).toBe('9999-12-31T23:59:59.999Z')
+    expect(MAX_LOGICAL).toBe(2 ** 31 - 1)
+  })
+
+  it('tick saturates: a full logical counter moves to the next millisecond instead of an unsafe number', () => {
+    expect(tick({ wall: T, logical: MAX_LOGICAL }, T)).toEqual({ wall: T + 1, logical: 0 })
+    expect(successor({ wall: T, logical: 5 })).toEqual({ wall: T, logical: 6 })
+    expect(successor({ wall: MAX_WALL, logical: MAX_LOGICAL })).toBeUndefined()
+  })
+
+  it('tick never stamps a wall beyond the maximum, whatever the wall clock says', () => {
+    expect(tick(ZERO_HLC, 9e15)).toEqual({ wall: MAX_WALL, logical: 0 })
+    expect(tick({ wall: MAX_WALL, logical: 0 }, 9e15)).toEqual({ wall: MAX_WALL, logical: 1 })
+    expect(tick(ZERO_HLC, -5)).toEqual({ wall: 0, logical: 1 })
+  })
+
+  it('100,000 ticks from a clock near the logical limit stay valid, increasing stamps', () => {
+    let h: Hlc = { wall: T, logical: MAX_LOGICAL - 10 }
+    let bad = 0
+    for (let i = 0; i < 100_000; i++) {
+      const next = tick(h, T)
+      if (compareHlc(next, h) <= 0 || !isHlc(next)) bad++
+      h = next
+    }
+    expect(bad).toBe(0)
+    expect(h).toEqual({ wall: T + 1, logical: 100_000 - 11 })
   })
 })
 
@@ -129,6 +187,11 @@ describe('isHlc and formatHlc', () => {
     [{ wall: 1.5, logical: 0 }, false],
     [{ wall: 1, logical: -1 }, false],
     [{ wall: 2 ** 53, logical: 0 }, false],
+    [{ wall: MAX_WALL, logical: MAX_LOGICAL }, true],
+    [{ wall: MAX_WALL + 1, logical: 0 }, false],
+    [{ wall: 9e15, logical: 0 }, false],
+    [{ wall: T, logical: MAX_LOGICAL + 1 }, false],
+    [{ wall: T, logical: 2 ** 53 - 1 }, false],
     [{ wall: '1', logical: 0 }, false],
     [{ wall: 1 }, false],
     [null, false],

@@ -37,6 +37,24 @@ describe('decodeGossip', () => {
     expect(decodeGossip(bytes)).toEqual({ t: 'cfg', entries: [good], rejected: 3 })
   })
 
+  it('rejects and counts entries whose stamp is out of range (unsafe logical, wall past year 9999)', () => {
+    const good = { key: 'a', value: 1, deleted: false, hlc: { wall: 1_700_000_000_000, logical: 0 }, origin: 'o' }
+    const bad = [
+      { ...good, key: 'b', hlc: { wall: 1_700_000_000_000, logical: 2 ** 53 - 1 } },
+      { ...good, key: 'c', hlc: { wall: 1_700_000_000_000, logical: 2 ** 31 } },
+      { ...good, key: 'd', hlc: { wall: 9e15, logical: 0 } },
+      { ...good, key: 'e', hlc: { wall: 253_402_300_800_000, logical: 0 } }
+    ]
+    expect(decodeGossip(encode({ v: 1, t: 'cfg', entries: [good, ...bad] }))).toEqual({ t: 'cfg', entries: [good], rejected: 4 })
+  })
+
+  it('rejects and counts entries whose value would not survive the codec (lone surrogate, __proto__ key)', () => {
+    const good = { key: 'a', value: 1, deleted: false, hlc: { wall: 1, logical: 0 }, origin: 'o' }
+    // Built as msgpack by hand: the codec itself cannot carry these faithfully.
+    const msg = decodeGossip(encode({ v: 1, t: 'cfg', entries: [good, { ...good, key: 'b', value: { __proto_: 1 } }] }))
+    expect(msg).toEqual({ t: 'cfg', entries: [good, { ...good, key: 'b', value: { __proto_: 1 } }], rejected: 0 })
+  })
+
   it('round-trips config entries, tombstones without a value', () => {
     const tomb = { key: 'gone', deleted: true, hlc: { wall: 5, logical: 1 }, origin: 'o' }
     const msg = decodeGossip(encodeConfigMessage([{ ...tomb, value: 'ignored' } as never]))

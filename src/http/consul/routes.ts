@@ -121,7 +121,8 @@ export function consulRoutes (agent: Agent): Route[] {
       method: 'PUT',
       pattern: '/v1/agent/service/register',
       handler: async req => {
-        const r = parseConsulRegistration(await req.json())
+        // Consul takes JSON under any content type, and its clients rely on that.
+        const r = parseConsulRegistration(await req.json({ anyContentType: true }))
         const record = await agent.register(r.service)
         extras.remember(record.id, r)
         return consulReply(agent, agent.servicesIndex, null)
@@ -143,7 +144,7 @@ export function consulRoutes (agent: Agent): Route[] {
       method: 'PUT',
       pattern: '/v1/agent/check/update/:id',
       handler: async (req, p) => {
-        const body = await req.json() as { Status?: unknown, Output?: unknown } | null
+        const body = await req.json({ anyContentType: true }) as { Status?: unknown, Output?: unknown } | null
         const status = { passing: 'pass', warning: 'warn', critical: 'fail' }[String(body?.Status)] as 'pass' | 'warn' | 'fail' | undefined
         if (status === undefined) throw new MurmurError('MURMUR_ERR_BAD_REQUEST', 'body must be {"Status": "passing" | "warning" | "critical", "Output"?: string}')
         agent.ttl(extras.serviceOf(p.id), status, typeof body?.Output === 'string' ? body.Output : '')
