@@ -5,6 +5,8 @@ import type { Metrics } from '../core/heartbeat.js'
 export class MetricsSampler {
   private lastCpu = process.cpuUsage()
   private lastAt = performance.now()
+  /** Last readings that succeeded: reused when a read fails. */
+  private last = { rss: 0, memFree: 0, memTotal: 0 }
 
   sample (netTx: number, netRx: number): Metrics {
     const cpu = process.cpuUsage()
@@ -13,14 +15,28 @@ export class MetricsSampler {
     const share = at > this.lastAt ? usedUs / 1000 / (at - this.lastAt) : 0
     this.lastCpu = cpu
     this.lastAt = at
+    // rss and memory are read from /proc, which needs a free file descriptor. With every one
+    // taken (a flood of connections: EMFILE) the heartbeat must still go out, or peers would
+    // declare this agent failed: it carries the previous readings instead.
+    this.last = {
+      rss: orLast(() => process.memoryUsage.rss(), this.last.rss),
+      memFree: orLast(freemem, this.last.memFree),
+      memTotal: orLast(totalmem, this.last.memTotal)
+    }
     return {
       cpu: Math.round(share * 1000) / 1000,
-      rss: process.memoryUsage.rss(),
-      memFree: freemem(),
-      memTotal: totalmem(),
-      load1: Math.round(loadavg()[0] * 100) / 100,
+      ...this.last,
+      load1: Math.round(orLast(() => loadavg()[0], 0) * 100) / 100,
       netTx,
       netRx
     }
+  }
+}
+
+function orLast (read: () => number, last: number): number {
+  try {
+    return read()
+  } catch {
+    return last
   }
 }

@@ -8,8 +8,14 @@ export interface AgentOptions extends MembershipOptions {
   node: string
   /** Agents of different clusters ignore each other (topics, sync protocol, mDNS tag). @default 'default' */
   cluster: string
-  /** Sidecar HTTP address. Keep it on loopback: it is unauthenticated. @default '127.0.0.1:7401' */
+  /** Sidecar HTTP address. Off loopback, set `httpTokenFile`. @default '127.0.0.1:7401' */
   http: string
+  /** File holding the token that sidecar writes (every method but GET) must carry. @default none: writes are open */
+  httpTokenFile?: string
+  /** File holding a token for sidecar reads (the write token also reads). Needs `httpTokenFile`. @default none: reads are open */
+  httpReadTokenFile?: string
+  /** Sidecar connections served at once; more are answered 503. @default half the open-file limit, at most 1024 */
+  httpMaxConnections?: number
   /** libp2p TCP listen address. @default '0.0.0.0:7400' */
   listen: string
   /** Address other members reach services on this host at. @default listen host, or the first non-loopback IPv4 */
@@ -69,6 +75,8 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   for (const k of ['heartbeatMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'suspicionMs', 'reapMs', 'minStdDevMs', 'acceptablePauseMs'] as const) {
     if (!Number.isFinite(o[k]) || o[k] <= 0) fail(`${k} must be a positive number of milliseconds`)
   }
+  if (o.httpReadTokenFile !== undefined && o.httpTokenFile === undefined) fail('--http-read-token-file needs --http-token-file too (reads are guarded only when writes are)')
+  if (o.httpMaxConnections !== undefined && !(Number.isSafeInteger(o.httpMaxConnections) && o.httpMaxConnections >= 1)) fail('httpMaxConnections must be a positive integer')
   if (!(o.phiSuspect > 0)) fail('phiSuspect must be positive')
   if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) fail('log level must be debug, info, warn or error')
   o.firstIntervalMs = o.heartbeatMs

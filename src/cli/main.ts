@@ -15,8 +15,11 @@ Agent:
                [--join ADDR]... [--no-mdns] [--data-dir DIR] [--log-level LEVEL]
       Every flag has an env twin: MURMUR_NODE, MURMUR_CLUSTER, MURMUR_HTTP_ADDR, MURMUR_LISTEN,
       MURMUR_JOIN (comma-separated), MURMUR_NO_MDNS=1, MURMUR_DATA_DIR, MURMUR_LOG_LEVEL.
+      Sidecar: --http-token-file F (MURMUR_HTTP_TOKEN_FILE) guards writes, --http-read-token-file F
+      (MURMUR_HTTP_READ_TOKEN_FILE) reads too; --http-max-connections N (MURMUR_HTTP_MAX_CONNECTIONS).
 
-Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts):
+Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts;
+--token T or MURMUR_HTTP_TOKEN for an agent started with --http-token-file):
   murmur members [--watch]               members and their status (--watch: each change, until Ctrl-C)
   murmur status                          this agent's identity and counters
   murmur services [NAME] [--healthy] [--tag T]
@@ -30,6 +33,7 @@ Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_H
 
 const clientOptions = {
   http: { type: 'string' },
+  token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -46,7 +50,8 @@ function parse (args: string[], options: ParseArgsConfig['options']): { values: 
 }
 
 function client (values: Values): SidecarClient {
-  return new SidecarClient((values.http as string | undefined) ?? process.env.MURMUR_HTTP_ADDR ?? DEFAULT_HTTP)
+  const token = (values.token as string | undefined) ?? process.env.MURMUR_HTTP_TOKEN
+  return new SidecarClient((values.http as string | undefined) ?? process.env.MURMUR_HTTP_ADDR ?? DEFAULT_HTTP, token === '' ? undefined : token)
 }
 
 function print (values: Values, data: unknown, human: () => string): void {
@@ -67,7 +72,7 @@ async function watching (values: Values, start: (m: Murmur, onError: (err: Error
   const c = client(values)
   await c.request('GET', '/v1/agent/self')
   await new Promise<void>((_resolve, reject) => {
-    start(new Murmur({ http: c.base }), err => {
+    start(new Murmur({ http: c.base, token: c.token }), err => {
       if (err instanceof MurmurClientError && (err.status ?? 0) >= 400 && (err.status ?? 0) < 500) reject(new CliError(`${err.message} (${err.code})`))
       else process.stderr.write(`murmur: ${err.message}; reconnecting\n`)
     })

@@ -15,9 +15,13 @@ const TIMEOUT_MS = 15_000
 
 export class Sidecar {
   readonly base: string
+  /** Headers every request carries: the token, when there is one. */
+  readonly headers: Record<string, string>
 
-  constructor (addr: string) {
+  /** `token`: sent as `Authorization: Bearer` to an agent started with --http-token-file. */
+  constructor (addr: string, token?: string) {
     this.base = /^https?:\/\//.test(addr) ? addr.replace(/\/$/, '') : `http://${addr}`
+    this.headers = token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` }
   }
 
   async call<T> (method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
@@ -25,7 +29,7 @@ export class Sidecar {
     try {
       res = await fetch(this.base + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
         body: body === undefined ? null : JSON.stringify(body),
         signal: opts.signal ?? AbortSignal.timeout(TIMEOUT_MS)
       })

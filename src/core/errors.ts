@@ -12,7 +12,11 @@ export const ErrorCodes = [
   'MURMUR_ERR_NO_ROUTE',
   'MURMUR_ERR_METHOD',
   'MURMUR_ERR_STORAGE',
-  'MURMUR_ERR_CONFIG'
+  'MURMUR_ERR_CONFIG',
+  'MURMUR_ERR_UNAUTHORIZED',
+  'MURMUR_ERR_FORBIDDEN',
+  'MURMUR_ERR_BUSY',
+  'MURMUR_ERR_QUOTA'
 ] as const
 
 export type ErrorCode = typeof ErrorCodes[number]

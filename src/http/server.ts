@@ -1,6 +1,8 @@
 // A small JSON HTTP server on node:http: a route table, body limits, JSON errors. The route
 // handlers live in routes.ts; `handle` is exported so tests can call it without a socket.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { readFileSync } from 'node:fs'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { MurmurError } from '../core/errors.js'
 import { errorBody } from './errors.js'
 
@@ -77,7 +79,14 @@ async function readBody (req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-export function createHandler (routes: Route[]): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export interface HandlerOptions {
+  /** Throws a 401/403 MurmurError when the request lacks the token it needs (auth.ts). */
+  authorize?: (method: string, headers: IncomingHttpHeaders) => void
+  /** True for a connection accepted beyond the cap: it is answered 503 and closed. */
+  overloaded?: (socket: Socket) => boolean
+}
+
+export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const closed = new AbortController()
     // Only a client that goes away early aborts: creating the abort reason on every normal
@@ -85,10 +94,13 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
     res.on('close', () => { if (!res.writableFinished) closed.abort() })
     let reply: Reply
     try {
+      if (opts.overloaded?.(req.socket) === true) throw new MurmurError('MURMUR_ERR_BUSY', 'the agent has too many open HTTP connections; retry later, or reuse connections')
       const url = req.url ?? '/'
       const q = url.indexOf('?')
       const path = q < 0 ? url : url.slice(0, q)
       const method = req.method ?? 'GET'
+      // Before routing: without the token, not even which routes exist is told.
+      opts.authorize?.(method, req.headers)
       let params: Record<string, string> | undefined
       let route: Route | undefined
       let pathMatched = false
@@ -124,7 +136,7 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
       reply = await route.handler(request, params)
     } catch (err) {
       const e = errorBody(err)
-      reply = { status: e.status, body: e.body }
+      reply = { status: e.status, body: e.body, headers: ERROR_HEADERS[e.body.error.code] }
       // Drain what the client still sends, so it reads our answer instead of a reset.
       req.resume()
     }
@@ -148,10 +160,66 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
   }
 }
 
-export async function listen (routes: Route[], host: string, port: number): Promise<Server> {
-  const handler = createHandler(routes)
-  const server = createServer((req, res) => { handler(req, res).catch(() => res.destroy()) })
-  server.keepAliveTimeout = 65_000
+const ERROR_HEADERS: Record<string, Record<string, string>> = {
+  MURMUR_ERR_UNAUTHORIZED: { 'www-authenticate': 'Bearer realm="murmur"' },
+  MURMUR_ERR_BUSY: { connection: 'close', 'retry-after': '1' }
+}
+
+const IDLE_MS = 10_000
+
+/** Connections beyond the cap that still get a 503 answer; further ones are closed unanswered. */
+const OVERFLOW = 64
+
+export interface ServeOptions {
+  authorize?: HandlerOptions['authorize']
+  /** Open connections served at once. @default defaultMaxConnections() */
+  maxConnections?: number
+}
+
+/**
+ * Half the process's open-file limit, at most 1,024: however many connections clients open,
+ * the agent keeps descriptors for its peers, its data dir and its own /proc reads.
+ */
+export function defaultMaxConnections (): number {
+  let limit = 4096
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    if (m !== null) limit = Number(m[1])
+  } catch {}
+  return Math.max(16, Math.min(1024, Math.floor(limit / 2)))
+}
+
+export async function listen (routes: Route[], host: string, port: number, opts: ServeOptions = {}): Promise<Server> {
+  const cap = opts.maxConnections ?? defaultMaxConnections()
+  let open = 0
+  const over = new WeakSet<Socket>()
+  const handler = createHandler(routes, { authorize: opts.authorize, overloaded: s => over.has(s) })
+  // Timeouts are checked every second (Node's default is 30 s), so they hold as stated.
+  // A connection that has not sent a request within this time is closed: idle connections hold
+  // file descriptors. (Node's headersTimeout only starts with the first byte.)
+  const silent = new WeakMap<Socket, NodeJS.Timeout>()
+  // Timeouts are checked every second (Node's default is 30 s), so they hold as stated.
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+    clearTimeout(silent.get(req.socket))
+    handler(req, res).catch(() => res.destroy())
+  })
+  // Node closes connections beyond maxConnections as soon as they are accepted; the OVERFLOW
+  // below it are told why (503) and given two seconds to ask.
+  server.maxConnections = cap + OVERFLOW
+  server.prependListener('connection', (socket: Socket) => {
+    open++
+    const t = setTimeout(() => socket.destroy(), IDLE_MS)
+    silent.set(socket, t)
+    socket.once('close', () => { open--; clearTimeout(t) })
+    if (open > cap) {
+      over.add(socket)
+      socket.setTimeout(2000, () => socket.destroy())
+    }
+  })
+  // Between requests, and while a client sends its headers, the same bound applies. (Long polls
+  // and event streams are responses in progress, not idle.)
+  server.keepAliveTimeout = IDLE_MS
+  server.headersTimeout = IDLE_MS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => { server.off('error', reject); resolve() })
