@@ -12,7 +12,7 @@ import { MemberTable, type Member, type Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
 import { hostPortToMultiaddr, parseHostPort, parseJoin } from '../net/addr.js'
 import { Host, topics } from '../net/host.js'
-import { answerSync, initiateSync, type SyncState } from '../net/sync.js'
+import { answerSync, initiateSync, SyncGarbage, type SyncState } from '../net/sync.js'
 import { decodeGossip, encodeConfigMessage, encodeHeartbeatMessage, openHeartbeat, signHeartbeat, type SignedHeartbeat } from '../net/wire.js'
 import { ConfigLog } from '../store/config-log.js'
 import { ensureDir } from '../store/files.js'
@@ -25,6 +25,7 @@ import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
 import { createLogger, type Logger } from './log.js'
 import { MetricsSampler } from './metrics.js'
+import { Tally } from './tally.js'
 import { resolveOptions, type AgentOptions } from './options.js'
 
 export interface AgentEvents {
@@ -39,6 +40,9 @@ export type ChangeKind = 'member' | 'config' | 'services'
 /** Monotonic clock in epoch ms: used for failure detection, immune to wall-clock jumps. */
 const monoNow = (): number => performance.timeOrigin + performance.now()
 
+/** Period of the summary log lines of remote config traffic. */
+const TALLY_MS = 10_000
+
 export class Agent extends EventEmitter<AgentEvents> {
   readonly counters = {
     gossipDropped: 0,
@@ -47,6 +51,9 @@ export class Agent extends EventEmitter<AgentEvents> {
     clockDrift: 0,
     syncs: 0,
     syncFailures: 0,
+    syncGarbage: 0,
+    quotaDropped: 0,
+    futureTombstonesDropped: 0,
     persistFailures: 0,
     quarantined: 0,
     resurrectionsPrevented: 0,
@@ -71,6 +78,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly sampler = new MetricsSampler()
   private readonly driftWarned = new Map<string, number>()
+  /** Remote entries applied and refused, logged once per TALLY_MS. */
+  private readonly tally = new Tally()
   private stopped = false
   /** Wall time of the last gossip or sync from any peer; undefined before the first. */
   private lastContact: number | undefined
@@ -91,7 +100,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.setMaxListeners(0)
     this.table = new MemberTable(host.peerId, opts)
     this.local = new LocalServices(address, opts.dataDir, logger, async () => await this.heartbeat())
-    this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, log, {
+    const quota = { maxKeys: opts.maxKeys, maxTombstones: opts.maxTombstones, maxBytes: opts.maxConfigBytes }
+    this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, quota, log, {
       changed: (e, source) => {
         this.bump('config', e.key)
         this.emit('config', e, source)
@@ -100,6 +110,11 @@ export class Agent extends EventEmitter<AgentEvents> {
       persistFailed: (err) => {
         this.counters.persistFailures++
         this.logger('error', 'store', 'cannot persist replicated config', { error: err.message })
+      },
+      refused: (e, why) => {
+        if (why === 'future') this.counters.futureTombstonesDropped++
+        else this.counters.quotaDropped++
+        this.tally.add(`refused:${why}`, e.origin)
       }
     })
   }
@@ -212,6 +227,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         await answerSync(stream, this.syncState())
       } catch (err) {
         this.logger('debug', 'sync', 'answering failed', { peer, error: (err as Error).message })
+        this.onSyncGarbage(err, peer)
         throw err
       }
       this.lastContact = Date.now()
@@ -231,7 +247,16 @@ export class Agent extends EventEmitter<AgentEvents> {
       const n = await this.config.collectTombstones(this.opts.tombstoneTtlMs)
       if (n > 0) this.logger('info', 'config', 'collected tombstones', { count: n })
     })
+    this.every(() => TALLY_MS, () => this.logTally())
     this.joiner.start()
+  }
+
+  private logTally (): void {
+    for (const { what, count, peers } of this.tally.drain()) {
+      if (what === 'applied') this.logger('info', 'config', 'applied remote entries', { entries: count, peers, seconds: TALLY_MS / 1000 })
+      else if (what === 'garbage') this.logger('warn', 'sync', 'disconnected peers that sent malformed sync frames', { times: count, peers })
+      else this.logger('warn', 'config', 'refused remote entries', { reason: what.slice('refused:'.length), entries: count, origins: peers, usage: this.config.usage() })
+    }
   }
 
   /** Run `fn` repeatedly with a delay recomputed each time (jitter), until stop. */
@@ -286,10 +311,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     } else if (msg?.t === 'cfg' && topic === t.config) {
       this.counters.configRejected += msg.rejected
       const applied = await this.config.applyRemote(msg.entries)
-      // Gossip carries a write or two at a time: each is a notable event. (A sync's bulk
-      // transfer is logged once, as a summary, by sync().)
+      // One line per entry only at debug: at info, a summary every TALLY_MS (a peer can send
+      // thousands a second). A sync's bulk transfer is logged once, as a summary, by sync().
+      this.tally.add('applied', from, applied.length)
       for (const e of applied) {
-        this.logger('info', 'config', e.deleted ? 'delete applied' : 'applied', { key: e.key, from: this.table.get(e.origin)?.hb.name ?? e.origin })
+        this.logger('debug', 'config', e.deleted ? 'delete applied' : 'applied', { key: e.key, from: this.table.get(e.origin)?.hb.name ?? e.origin })
       }
     } else {
       this.counters.gossipDropped++
@@ -445,8 +471,17 @@ export class Agent extends EventEmitter<AgentEvents> {
       .catch(err => {
         this.counters.syncFailures++
         this.logger('debug', 'sync', 'failed', { peer, error: (err as Error).message })
+        this.onSyncGarbage(err, peer)
       })
       .finally(() => this.syncing.delete(peer))
+  }
+
+  /** A peer that breaks the sync protocol is no honest agent of this version: hang up on it. */
+  private onSyncGarbage (err: unknown, peer: string): void {
+    if (!(err instanceof SyncGarbage)) return
+    this.counters.syncGarbage++
+    this.tally.add('garbage', peer)
+    this.host.hangUp(peer).catch(() => {})
   }
 
   private syncState (): SyncState {

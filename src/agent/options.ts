@@ -38,6 +38,12 @@ export interface AgentOptions extends MembershipOptions {
   tombstoneTtlMs: number
   /** How long a graceful leave waits for its announcement to go out, ms. @default 500 */
   leaveWaitMs: number
+  /** Live config keys an agent holds; new keys beyond are refused (507 locally, dropped from peers). @default 100_000 */
+  maxKeys: number
+  /** Tombstones of keys not held; further deletes of unknown keys are refused. @default 100_000 */
+  maxTombstones: number
+  /** Bytes of config (keys + JSON values) an agent holds; growth beyond is refused. @default 64 MiB */
+  maxConfigBytes: number
   /** Testing aid: offset added to this agent's wall clock for HLC stamps, ms. @default 0 */
   clockSkewMs?: number
   /** 'debug' | 'info' | 'warn' | 'error'. @default 'info' */
@@ -56,6 +62,9 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   maxDriftMs: 60_000,
   tombstoneTtlMs: 86_400_000,
   leaveWaitMs: 500,
+  maxKeys: 100_000,
+  maxTombstones: 100_000,
+  maxConfigBytes: 64 * 1024 * 1024,
   logLevel: 'info',
   windowSize: 100,
   minStdDevMs: 250,
@@ -77,6 +86,9 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   }
   if (o.httpReadTokenFile !== undefined && o.httpTokenFile === undefined) fail('--http-read-token-file needs --http-token-file too (reads are guarded only when writes are)')
   if (o.httpMaxConnections !== undefined && !(Number.isSafeInteger(o.httpMaxConnections) && o.httpMaxConnections >= 1)) fail('httpMaxConnections must be a positive integer')
+  for (const k of ['maxKeys', 'maxTombstones', 'maxConfigBytes'] as const) {
+    if (!Number.isSafeInteger(o[k]) || o[k] < 1) fail(`${k} must be a positive integer`)
+  }
   if (!(o.phiSuspect > 0)) fail('phiSuspect must be positive')
   if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) fail('log level must be debug, info, warn or error')
   o.firstIntervalMs = o.heartbeatMs

@@ -53,6 +53,9 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
         'reap-ms': { type: 'string' },
         'tombstone-ttl-ms': { type: 'string' },
         'max-drift-ms': { type: 'string' },
+        'max-keys': { type: 'string' },
+        'max-tombstones': { type: 'string' },
+        'max-config-bytes': { type: 'string' },
         'clock-skew-ms': { type: 'string' }
       }
     }).values
@@ -82,6 +85,9 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
     reapMs: numberFlag(s('reap-ms'), 'reap-ms'),
     tombstoneTtlMs: numberFlag(s('tombstone-ttl-ms'), 'tombstone-ttl-ms'),
     maxDriftMs: numberFlag(s('max-drift-ms'), 'max-drift-ms'),
+    maxKeys: numberFlag(s('max-keys') ?? env.MURMUR_MAX_KEYS, 'max-keys'),
+    maxTombstones: numberFlag(s('max-tombstones') ?? env.MURMUR_MAX_TOMBSTONES, 'max-tombstones'),
+    maxConfigBytes: numberFlag(s('max-config-bytes') ?? env.MURMUR_MAX_CONFIG_BYTES, 'max-config-bytes'),
     clockSkewMs: numberFlag(s('clock-skew-ms') ?? env.MURMUR_CLOCK_SKEW_MS, 'clock-skew-ms')
   }
 }
