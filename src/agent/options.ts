@@ -20,6 +20,14 @@ export interface AgentOptions extends MembershipOptions {
   listen: string
   /** Address other members reach services on this host at. @default listen host, or the first non-loopback IPv4 */
   advertise?: string
+  /** Cluster key file (`murmur keygen`): only agents holding the same key can connect. @default none: anyone who reaches `listen` can join */
+  clusterKeyFile?: string
+  /** CIDR blocks peers must be in: other connections are refused and never dialled. @default [] (any address) */
+  allow: string[]
+  /** Gossip messages a second accepted (and relayed) from one author; the rest are dropped, counted, and arrive by anti-entropy. @default 100 */
+  gossipRate: number
+  /** Gossip messages one author may send at once before `gossipRate` applies. @default 1000 */
+  gossipBurst: number
   /** Agents to join (HOST:PORT or multiaddr, peer id optional); retried with backoff. @default [] */
   join: string[]
   /** Find peers by mDNS on the LAN. @default true */
@@ -55,6 +63,9 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   http: '127.0.0.1:7401',
   listen: '0.0.0.0:7400',
   join: [],
+  allow: [],
+  gossipRate: 100,
+  gossipBurst: 1000,
   mdns: true,
   targetPeers: 8,
   heartbeatMs: 1000,
@@ -86,6 +97,7 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   }
   if (o.httpReadTokenFile !== undefined && o.httpTokenFile === undefined) fail('--http-read-token-file needs --http-token-file too (reads are guarded only when writes are)')
   if (o.httpMaxConnections !== undefined && !(Number.isSafeInteger(o.httpMaxConnections) && o.httpMaxConnections >= 1)) fail('httpMaxConnections must be a positive integer')
+  if (!(o.gossipRate > 0) || !(o.gossipBurst >= 1)) fail('gossipRate must be positive and gossipBurst at least 1')
   for (const k of ['maxKeys', 'maxTombstones', 'maxConfigBytes'] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] < 1) fail(`${k} must be a positive integer`)
   }

@@ -43,6 +43,10 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
         listen: { type: 'string' },
         advertise: { type: 'string' },
         join: { type: 'string', multiple: true },
+        'cluster-key': { type: 'string' },
+        allow: { type: 'string', multiple: true },
+        'gossip-rate': { type: 'string' },
+        'gossip-burst': { type: 'string' },
         'no-mdns': { type: 'boolean' },
         'data-dir': { type: 'string' },
         'log-level': { type: 'string' },
@@ -63,7 +67,7 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
     throw new CliError(`${(err as Error).message}\n\n${usage}`, 2)
   }
   const s = (k: string): string | undefined => values[k] as string | undefined
-  const envJoin = env.MURMUR_JOIN?.split(',').map(x => x.trim()).filter(x => x !== '')
+  const list = (v: string | undefined): string[] | undefined => v?.split(',').map(x => x.trim()).filter(x => x !== '')
   const noMdns = values['no-mdns'] === true || envBool(env.MURMUR_NO_MDNS) === true
   return {
     node: s('node') ?? env.MURMUR_NODE,
@@ -74,7 +78,11 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
     httpMaxConnections: numberFlag(s('http-max-connections') ?? env.MURMUR_HTTP_MAX_CONNECTIONS, 'http-max-connections'),
     listen: s('listen') ?? env.MURMUR_LISTEN,
     advertise: s('advertise') ?? env.MURMUR_ADVERTISE,
-    join: (values.join as string[] | undefined) ?? envJoin,
+    join: (values.join as string[] | undefined) ?? list(env.MURMUR_JOIN),
+    clusterKeyFile: s('cluster-key') ?? nonEmpty(env.MURMUR_CLUSTER_KEY_FILE),
+    allow: (values.allow as string[] | undefined) ?? list(env.MURMUR_ALLOW),
+    gossipRate: numberFlag(s('gossip-rate') ?? env.MURMUR_GOSSIP_RATE, 'gossip-rate'),
+    gossipBurst: numberFlag(s('gossip-burst') ?? env.MURMUR_GOSSIP_BURST, 'gossip-burst'),
     mdns: noMdns ? false : undefined,
     dataDir: s('data-dir') ?? env.MURMUR_DATA_DIR,
     logLevel: (s('log-level') ?? env.MURMUR_LOG_LEVEL) as AgentOptions['logLevel'] | undefined,

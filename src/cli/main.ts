@@ -1,8 +1,10 @@
 // `murmur` command line: `agent` runs the daemon; every other command is an HTTP client of
 // a running agent's sidecar port.
 import '../polyfill.js'
+import { writeFile } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Murmur, MurmurClientError, type ConfigEvent } from '../client/index.js'
+import { generateClusterKey } from '../store/cluster-key.js'
 import { CliError, SidecarClient } from './client.js'
 import { ago, bytes, table } from './table.js'
 
@@ -13,10 +15,13 @@ const USAGE = `usage: murmur <command> [options]
 Agent:
   murmur agent [--node NAME] [--cluster NAME] [--http HOST:PORT] [--listen HOST:PORT]
                [--join ADDR]... [--no-mdns] [--data-dir DIR] [--log-level LEVEL]
+               [--cluster-key FILE] [--allow CIDR]...
       Every flag has an env twin: MURMUR_NODE, MURMUR_CLUSTER, MURMUR_HTTP_ADDR, MURMUR_LISTEN,
       MURMUR_JOIN (comma-separated), MURMUR_NO_MDNS=1, MURMUR_DATA_DIR, MURMUR_LOG_LEVEL.
       Sidecar: --http-token-file F (MURMUR_HTTP_TOKEN_FILE) guards writes, --http-read-token-file F
       (MURMUR_HTTP_READ_TOKEN_FILE) reads too; --http-max-connections N (MURMUR_HTTP_MAX_CONNECTIONS).
+      Peers: --cluster-key FILE (MURMUR_CLUSTER_KEY_FILE) admits only agents with the same key;
+      --allow CIDR (MURMUR_ALLOW, comma-separated) only these addresses; see README "Security".
 
 Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts;
 --token T or MURMUR_HTTP_TOKEN for an agent started with --http-token-file):
@@ -29,6 +34,10 @@ Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_H
   murmur config get KEY | set KEY VALUE [--string] | del KEY | list [PREFIX] | watch [PREFIX]
       VALUE is parsed as JSON when it is valid JSON (42, true, {"a":1}), else taken as a string.
   murmur leave                           make the agent leave the cluster gracefully and exit
+
+Keys:
+  murmur keygen [FILE]                   a new cluster key (for --cluster-key) to FILE (mode 600,
+                                         never overwritten) or to stdout
 `
 
 const clientOptions = {
@@ -239,6 +248,24 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       default:
         throw new CliError('usage: murmur config get KEY | set KEY VALUE | del KEY | list [PREFIX] | watch [PREFIX]', 2)
     }
+  },
+
+  async keygen (args) {
+    const { values, positionals } = parse(args, {})
+    if (positionals.length > 1) throw new CliError('usage: murmur keygen [FILE]', 2)
+    const key = generateClusterKey()
+    const file = positionals[0]
+    if (file === undefined || file === '-') {
+      process.stdout.write(key)
+      return
+    }
+    try {
+      await writeFile(file, key, { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      throw new CliError(code === 'EEXIST' ? `${file} exists; a key is never overwritten (remove it first to replace it)` : `cannot write ${file}: ${(err as Error).message}`)
+    }
+    print(values, { file }, () => `wrote a new cluster key to ${file}; give it to every agent with --cluster-key ${file}\n`)
   },
 
   async leave (args) {
