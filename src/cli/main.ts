@@ -4,6 +4,7 @@ import '../polyfill.js'
 import { writeFile } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Murmur, MurmurClientError, type ConfigEvent } from '../client/index.js'
+import { tokenFromEnv } from '../client/http.js'
 import { generateClusterKey } from '../store/cluster-key.js'
 import { CliError, SidecarClient } from './client.js'
 import { ago, bytes, table } from './table.js'
@@ -59,7 +60,12 @@ function parse (args: string[], options: ParseArgsConfig['options']): { values: 
 }
 
 function client (values: Values): SidecarClient {
-  const token = (values.token as string | undefined) ?? process.env.MURMUR_HTTP_TOKEN
+  let token: string | undefined
+  try {
+    token = (values.token as string | undefined) ?? tokenFromEnv()
+  } catch (err) {
+    throw new CliError((err as Error).message, 2)
+  }
   return new SidecarClient((values.http as string | undefined) ?? process.env.MURMUR_HTTP_ADDR ?? DEFAULT_HTTP, token === '' ? undefined : token)
 }
 

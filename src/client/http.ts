@@ -1,4 +1,5 @@
 // JSON requests to the agent's sidecar with typed errors.
+import { readFileSync } from 'node:fs'
 import type { CallOptions } from './types.js'
 
 /** An error answered by the agent (`code` is its MURMUR_ERR_* code) or met reaching it. */
@@ -7,6 +8,21 @@ export class MurmurClientError extends Error {
   /** `status` is the HTTP status when the agent answered. */
   constructor (readonly code: string, message: string, readonly status?: number) {
     super(message)
+  }
+}
+
+/**
+ * The sidecar token from the environment: MURMUR_HTTP_TOKEN, else the content of the file
+ * MURMUR_HTTP_TOKEN_FILE names (the variable the agent reads too, so one setting serves both).
+ */
+export function tokenFromEnv (env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.MURMUR_HTTP_TOKEN !== undefined && env.MURMUR_HTTP_TOKEN !== '') return env.MURMUR_HTTP_TOKEN
+  const file = env.MURMUR_HTTP_TOKEN_FILE
+  if (file === undefined || file === '') return undefined
+  try {
+    return readFileSync(file, 'utf8').trim()
+  } catch (err) {
+    throw new MurmurClientError('MURMUR_ERR_BAD_REQUEST', `cannot read the token file MURMUR_HTTP_TOKEN_FILE=${file}: ${(err as Error).message}`)
   }
 }
 

@@ -2,7 +2,7 @@
 // agent (and stay healthy), find instances, read, write and watch config. Talks to the agent's
 // sidecar port with the global fetch (Node 20).
 import { follow } from './follow.js'
-import { Sidecar } from './http.js'
+import { Sidecar, tokenFromEnv } from './http.js'
 import { weightedPick } from './pick.js'
 import { register, type RegisterOptions, type Registration } from './registration.js'
 import type { CallOptions, ConfigEvent, ConfigItem, Deleted, Instance, Member, ServiceRegistration, WatchOptions } from './types.js'
@@ -16,7 +16,7 @@ export type * from './types.js'
 export interface MurmurOptions {
   /** The agent's sidecar address. @default MURMUR_HTTP_ADDR, else 127.0.0.1:7401 */
   http?: string
-  /** Token for an agent started with --http-token-file. @default MURMUR_HTTP_TOKEN, else none */
+  /** Token for an agent started with --http-token-file. @default MURMUR_HTTP_TOKEN, else the file MURMUR_HTTP_TOKEN_FILE, else none */
   token?: string
 }
 
@@ -40,8 +40,7 @@ export class Murmur {
   private readonly sidecar: Sidecar
 
   constructor (opts: MurmurOptions = {}) {
-    const { MURMUR_HTTP_ADDR, MURMUR_HTTP_TOKEN } = process.env
-    this.sidecar = new Sidecar(opts.http ?? MURMUR_HTTP_ADDR ?? '127.0.0.1:7401', opts.token ?? MURMUR_HTTP_TOKEN)
+    this.sidecar = new Sidecar(opts.http ?? process.env.MURMUR_HTTP_ADDR ?? '127.0.0.1:7401', opts.token ?? tokenFromEnv())
   }
 
   /** Registers a service with a TTL check and keeps it passing until `deregister()`. */

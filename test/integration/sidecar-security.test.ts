@@ -15,12 +15,13 @@ const CAP = 24
 
 const cluster = new Cluster()
 let a: AgentProc, b: AgentProc
+let dir: string
 
 const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` })
 
 async function cli (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
   return await new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args, '--http', a.http], { env: { ...process.env, MURMUR_HTTP_TOKEN: '', ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args, '--http', a.http], { env: { ...process.env, MURMUR_HTTP_TOKEN: '', MURMUR_HTTP_TOKEN_FILE: '', ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
     })
   })
@@ -56,7 +57,7 @@ async function rawStatus (addr: string, path: string): Promise<number | 'closed'
 }
 
 beforeAll(async () => {
-  const dir = cluster.tempDir()
+  dir = cluster.tempDir()
   writeFileSync(join(dir, 'write.token'), WRITE + '\n')
   writeFileSync(join(dir, 'read.token'), READ)
   a = await cluster.start({
@@ -110,6 +111,8 @@ describe('sidecar tokens', () => {
     expect((await cli(['config', 'set', 'auth/cli', '"ok"'], { MURMUR_HTTP_TOKEN: WRITE })).code).toBe(0)
     const got = await cli(['config', 'get', 'auth/cli', '--token', READ])
     expect(got).toMatchObject({ code: 0, stdout: 'ok\n' })
+    // The agent's own variable serves the CLI too.
+    expect((await cli(['config', 'del', 'auth/cli'], { MURMUR_HTTP_TOKEN_FILE: join(dir, 'write.token') })).code).toBe(0)
   })
 
   it('client library: sends its token on calls and watches; without it, calls and watches are refused', async () => {
