@@ -12,7 +12,7 @@
 // only in the buckets the exchange named (the responder's differing buckets); anything else, or
 // a frame that does not decode, is a SyncGarbage error: the agent counts it and hangs up.
 import type { Stream } from '@libp2p/interface'
-import { lpStream } from 'it-length-prefixed-stream'
+import { lpStream } from '@libp2p/utils'
 import { compareHeartbeat } from '../core/heartbeat.js'
 import { isEntry } from '../core/config.js'
 import { BUCKETS, bucketOf, entryBytes, type Entry } from '../core/lww.js'
