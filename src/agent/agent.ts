@@ -10,7 +10,10 @@ import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
 import { MemberTable, type Member, type Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
-import { hostPortToMultiaddr, parseHostPort, parseJoin } from '../net/addr.js'
+import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin } from '../net/addr.js'
+import { parseAllowList } from '../net/allow.js'
+import { RateLimiter } from '../core/rate.js'
+import { readClusterKey } from '../store/cluster-key.js'
 import { Host, topics } from '../net/host.js'
 import { answerSync, initiateSync, SyncGarbage, type SyncState } from '../net/sync.js'
 import { decodeGossip, encodeConfigMessage, encodeHeartbeatMessage, openHeartbeat, signHeartbeat, type SignedHeartbeat } from '../net/wire.js'
@@ -52,6 +55,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     syncs: 0,
     syncFailures: 0,
     syncGarbage: 0,
+    gossipRateLimited: 0,
+    connectionsDenied: 0,
     quotaDropped: 0,
     futureTombstonesDropped: 0,
     persistFailures: 0,
@@ -139,11 +144,31 @@ export class Agent extends EventEmitter<AgentEvents> {
       services = loaded.services
       if (loaded.problem !== undefined) logger('warn', 'store', loaded.problem)
     }
+    const allow = parseAllowList(opts.allow)
+    const clusterKey = opts.clusterKeyFile === undefined ? undefined : await readClusterKey(opts.clusterKeyFile)
+    if (clusterKey?.warning !== undefined) logger('warn', 'agent', clusterKey.warning)
+    if (clusterKey === undefined && !isLoopback(listen.host)) {
+      logger('warn', 'agent', 'no cluster key: anyone who can reach the listen address can join this cluster, read and write its config; see README "Security" (murmur keygen, --cluster-key)', { listen: opts.listen })
+    }
     const { key } = await loadOrCreateKey(opts.dataDir)
     const generation = await nextGeneration(opts.dataDir, Date.now())
-    const host = await Host.start({ privateKey: key, cluster: opts.cluster, listen: hostPortToMultiaddr(listen), mdns: opts.mdns })
+    // Set once the agent exists; the host may call these before (nothing is counted then).
+    let self: Agent | undefined
+    const limiter = new RateLimiter({ perSec: opts.gossipRate, burst: opts.gossipBurst })
+    const host = await Host.start({
+      privateKey: key,
+      cluster: opts.cluster,
+      listen: hostPortToMultiaddr(listen),
+      mdns: opts.mdns,
+      psk: clusterKey?.psk,
+      allow,
+      // One bucket per topic and author: a flood of config cannot crowd out its heartbeats.
+      admit: (topic, author) => limiter.take(`${topic} ${author}`, monoNow()) || (self?.onRateLimited(author) ?? false),
+      denied: addr => self?.onDenied(addr)
+    })
     const joiner = new Joiner(host, joins, logger)
     const agent = new Agent(opts, host, key, generation, opts.advertise ?? advertiseAddress(listen.host), log, logger, joiner)
+    self = agent
     agent.config.restore(restored)
     agent.lastContact = lastContact
     agent.quarantineIfAway()
@@ -151,7 +176,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await agent.run()
     logger('info', 'agent', 'started', {
       node: opts.node, id: host.peerId, cluster: opts.cluster, generation, listen: host.addresses().join(','),
-      mdns: opts.mdns, config: agent.config.map.liveSize, services: agent.local.size
+      mdns: opts.mdns, key: clusterKey?.fingerprint ?? 'none', allow: opts.allow.length > 0 ? opts.allow.join(',') : 'any', config: agent.config.map.liveSize, services: agent.local.size
     })
     return agent
   }
@@ -255,6 +280,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     for (const { what, count, peers } of this.tally.drain()) {
       if (what === 'applied') this.logger('info', 'config', 'applied remote entries', { entries: count, peers, seconds: TALLY_MS / 1000 })
       else if (what === 'garbage') this.logger('warn', 'sync', 'disconnected peers that sent malformed sync frames', { times: count, peers })
+      else if (what === 'limited') this.logger('warn', 'gossip', 'dropped gossip over the per-author rate (--gossip-rate)', { messages: count, authors: peers })
+      else if (what === 'denied') this.logger('warn', 'net', 'refused connections outside --allow', { connections: count, addresses: peers })
       else this.logger('warn', 'config', 'refused remote entries', { reason: what.slice('refused:'.length), entries: count, origins: peers, usage: this.config.usage() })
     }
   }
@@ -474,6 +501,18 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.onSyncGarbage(err, peer)
       })
       .finally(() => this.syncing.delete(peer))
+  }
+
+  /** A gossip message over its author's rate: dropped (not relayed), counted, summed up in the log. */
+  private onRateLimited (author: string): false {
+    this.counters.gossipRateLimited++
+    this.tally.add('limited', author)
+    return false
+  }
+
+  private onDenied (addr: string): void {
+    this.counters.connectionsDenied++
+    this.tally.add('denied', addr)
   }
 
   /** A peer that breaks the sync protocol is no honest agent of this version: hang up on it. */

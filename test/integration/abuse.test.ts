@@ -3,7 +3,7 @@
 // quota with MURMUR_ERR_QUOTA, refuses tombstones from the far future, and hangs up on a peer
 // whose sync frames do not decode. No false failure meanwhile.
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { lpStream } from 'it-length-prefixed-stream'
+import { lpStream } from '@libp2p/utils'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseJoin } from '../../src/net/addr.js'
 import { Host } from '../../src/net/host.js'
