@@ -486,14 +486,16 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.syncing.has(peer) || this.stopped) return
     this.syncing.add(peer)
     const started = performance.now()
+    let applied = 0
     this.host.openSync(peer, AbortSignal.timeout(10_000))
-      .then(async stream => await initiateSync(stream, this.syncState()))
+      .then(async stream => await initiateSync(stream, this.syncState(n => { applied += n })))
       .then(async stats => {
         this.counters.syncs++
         this.lastContact = Date.now()
         await this.releaseQuarantine()
-        const level = stats.entriesReceived > 0 || stats.entriesSent > 0 ? 'info' : 'debug'
-        this.logger(level, 'sync', 'done', { peer, ms: Math.round(performance.now() - started), ...stats })
+        // At info only when it changed something here: two agents that disagree for good (one
+        // at a quota) would otherwise log the same transfer every round.
+        this.logger(applied > 0 ? 'info' : 'debug', 'sync', 'done', { peer, ms: Math.round(performance.now() - started), applied, ...stats })
       })
       .catch(err => {
         this.counters.syncFailures++
@@ -523,7 +525,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.host.hangUp(peer).catch(() => {})
   }
 
-  private syncState (): SyncState {
+  private syncState (onApplied?: (n: number) => void): SyncState {
     return {
       memberVersions: () => this.table.versions(),
       signedHeartbeat: id => this.signed.get(id),
@@ -537,7 +539,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           else this.accept(hb, raw as SignedHeartbeat, false)
         }
       },
-      applyEntries: async entries => { await this.config.applyRemote(entries) }
+      applyEntries: async entries => { onApplied?.((await this.config.applyRemote(entries)).length) }
     }
   }
 }
