@@ -17,6 +17,11 @@ const FLOOD = 600
 const cluster = new Cluster()
 let victim: AgentProc, honest: AgentProc, rogue: AgentProc
 
+/** The agent's resident memory as its last heartbeat reported it. */
+async function rss (a: AgentProc): Promise<number> {
+  return (await a.get<Array<{ self: boolean, metrics: { rss: number } }>>('/v1/members')).body.find(m => m.self)?.metrics.rss ?? NaN
+}
+
 async function counters (a: AgentProc): Promise<Record<string, number>> {
   return (await a.get('/v1/agent/self')).body.counters
 }
@@ -34,6 +39,7 @@ afterAll(async () => { await cluster.stopAll() })
 describe('a flood of config from a peer', () => {
   it(`keeps the victim at ${MAX_KEYS} keys with a bounded log, while an agent with the default quota takes all ${FLOOD}`, async () => {
     const linesBefore = victim.output.split('\n').length
+    const rssBefore = await rss(victim)
     for (let i = 0; i < FLOOD; i += 50) {
       await Promise.all(Array.from({ length: 50 }, async (_, j) => {
         const r = await rogue.req('PUT', `/v1/config/flood/${i + j}`, { n: i + j })
@@ -50,6 +56,8 @@ describe('a flood of config from a peer', () => {
     // (The one line about the rogue's clock is rate-limited to one a minute per origin.)
     expect(lines.filter(l => l.includes('flood/') && !l.includes('[clock]'))).toEqual([])
     await waitFor('the summary line of refused entries', () => /refused remote entries reason=keys/.test(victim.output), 30_000, 250)
+    // Memory holds what the quota allows, not what was sent (a generous bound: GC timing varies).
+    expect((await rss(victim)) - rssBefore).toBeLessThan(64 * 1024 * 1024)
     // Most of the flood was over the victim's gossip rate: dropped before it was relayed or
     // decoded, and counted (what passed came by anti-entropy, up to the quota).
     expect((await counters(victim)).gossipRateLimited).toBeGreaterThan(100)
