@@ -194,7 +194,6 @@ export async function listen (routes: Route[], host: string, port: number, opts:
   let open = 0
   const over = new WeakSet<Socket>()
   const handler = createHandler(routes, { authorize: opts.authorize, overloaded: s => over.has(s) })
-  // Timeouts are checked every second (Node's default is 30 s), so they hold as stated.
   // A connection that has not sent a request within this time is closed: idle connections hold
   // file descriptors. (Node's headersTimeout only starts with the first byte.)
   const silent = new WeakMap<Socket, NodeJS.Timeout>()
