@@ -1,7 +1,8 @@
 // Sidecar tokens (Consul's ACL token, reduced to two levels). With a write token, every request
 // that changes something (any method but GET/HEAD: config writes, registrations, TTL updates,
 // leave) must carry it; with a read token as well, reads need the read or the write token.
-// Tokens travel as `Authorization: Bearer <token>` or `X-Consul-Token: <token>`.
+// Tokens travel as `Authorization: Bearer <token>` or `X-Consul-Token: <token>`, or as Consul's
+// `?token=` query parameter (for Consul clients that send it there).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -42,26 +43,30 @@ export function sameToken (presented: string, expected: Buffer): boolean {
   return timingSafeEqual(digest(presented), expected)
 }
 
-export function presentedToken (headers: IncomingHttpHeaders): string | undefined {
+export function presentedToken (headers: IncomingHttpHeaders, query?: URLSearchParams): string | undefined {
   const auth = headers.authorization
   if (typeof auth === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
     if (m !== null) return m[1]
   }
   const consul = headers['x-consul-token']
-  return typeof consul === 'string' && consul !== '' ? consul : undefined
+  if (typeof consul === 'string' && consul !== '') return consul
+  const q = query?.get('token')
+  return q === null || q === undefined || q === '' ? undefined : q
 }
 
 /** Returns the check for a request, or undefined when no token is configured. */
-export function authorizer (tokens: SidecarTokens): ((method: string, headers: IncomingHttpHeaders) => void) | undefined {
+export type Authorize = (method: string, headers: IncomingHttpHeaders, query?: URLSearchParams) => void
+
+export function authorizer (tokens: SidecarTokens): Authorize | undefined {
   if (tokens.write === undefined && tokens.read === undefined) return undefined
   const write = tokens.write === undefined ? undefined : digest(tokens.write)
   const read = tokens.read === undefined ? undefined : digest(tokens.read)
-  return (method, headers) => {
+  return (method, headers, query) => {
     const isRead = method === 'GET' || method === 'HEAD'
     if (isRead && read === undefined) return
     if (!isRead && write === undefined) return
-    const token = presentedToken(headers)
+    const token = presentedToken(headers, query)
     if (token === undefined) {
       throw new MurmurError('MURMUR_ERR_UNAUTHORIZED', `this agent needs a token for ${isRead ? 'reads' : 'writes'}: send Authorization: Bearer <token> (CLI: --token or MURMUR_HTTP_TOKEN)`)
     }

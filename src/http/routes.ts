@@ -5,6 +5,8 @@ import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { block, type Watched } from './blocking.js'
+import { consulRoutes, consulSelf } from './consul/routes.js'
+import { uiRoutes } from './ui/routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
 
@@ -98,7 +100,9 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         config: { keys: agent.config.map.liveSize, tombstones: agent.config.map.tombstoneCount, bytes: agent.config.map.bytes },
         counters: agent.counters,
         // Open blocking queries and event streams: each holds one listener while it waits.
-        watchers: agent.listenerCount('change')
+        watchers: agent.listenerCount('change'),
+        // Consul clients (Prometheus first of all) read Config and Member from this route.
+        ...consulSelf(agent, VERSION)
       })
     },
     {
@@ -203,6 +207,8 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         const opts = instanceFilter(req)
         return { watched: servicesWatch, read: () => agent.instances(name, opts) }
       }
-    })
+    }),
+    ...consulRoutes(agent),
+    ...uiRoutes()
   ]
 }

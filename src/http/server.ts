@@ -1,9 +1,10 @@
 // A small JSON HTTP server on node:http: a route table, body limits, JSON errors. The route
 // handlers live in routes.ts; `handle` is exported so tests can call it without a socket.
 import { readFileSync } from 'node:fs'
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { MurmurError } from '../core/errors.js'
+import type { Authorize } from './auth.js'
 import { errorBody } from './errors.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -16,6 +17,8 @@ export interface Request {
   headers: IncomingMessage['headers']
   /** Parsed JSON body; throws a 400 when it is missing or malformed. */
   json: () => Promise<unknown>
+  /** The body's bytes as sent (Consul KV values are raw bytes). */
+  raw: () => Promise<Buffer>
   /** Resolves when the client goes away (for long polls). */
   closed: AbortSignal
 }
@@ -81,7 +84,7 @@ async function readBody (req: IncomingMessage): Promise<Buffer> {
 
 export interface HandlerOptions {
   /** Throws a 401/403 MurmurError when the request lacks the token it needs (auth.ts). */
-  authorize?: (method: string, headers: IncomingHttpHeaders) => void
+  authorize?: Authorize
   /** True for a connection accepted beyond the cap: it is answered 503 and closed. */
   overloaded?: (socket: Socket) => boolean
 }
@@ -99,8 +102,9 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
       const q = url.indexOf('?')
       const path = q < 0 ? url : url.slice(0, q)
       const method = req.method ?? 'GET'
+      const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
       // Before routing: without the token, not even which routes exist is told.
-      opts.authorize?.(method, req.headers)
+      opts.authorize?.(method, req.headers, query)
       let params: Record<string, string> | undefined
       let route: Route | undefined
       let pathMatched = false
@@ -119,12 +123,15 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
       const request: Request = {
         method,
         path,
-        query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+        query,
         headers: req.headers,
         closed: closed.signal,
-        json: async () => {
+        raw: async () => {
           body ??= readBody(req)
-          const buf = await body
+          return await body
+        },
+        json: async () => {
+          const buf = await request.raw()
           if (buf.byteLength === 0) throw new MurmurError('MURMUR_ERR_BAD_JSON', 'request body is empty; send a JSON value')
           try {
             return JSON.parse(buf.toString('utf8'))

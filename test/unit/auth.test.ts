@@ -26,6 +26,12 @@ describe('presentedToken', () => {
   ])('%j → %s', (headers, want) => {
     expect(presentedToken(headers)).toBe(want)
   })
+
+  it("takes Consul's ?token= when no header carries one", () => {
+    expect(presentedToken({}, new URLSearchParams(`token=${W}`))).toBe(W)
+    expect(presentedToken({ 'x-consul-token': R }, new URLSearchParams(`token=${W}`))).toBe(R)
+    expect(presentedToken({}, new URLSearchParams('token='))).toBeUndefined()
+  })
 })
 
 describe('authorizer', () => {
