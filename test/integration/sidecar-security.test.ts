@@ -97,6 +97,10 @@ describe('sidecar tokens', () => {
     expect((await a.req('GET', '/v1/config/auth/one', undefined, undefined, bearer(READ))).body.value).toBe(1)
     expect((await a.req('GET', '/v1/config/auth/two', undefined, undefined, bearer(WRITE))).body.value).toBe(2)
     expect((await fetch(`http://${a.http}/metrics`, { headers: { 'x-consul-token': READ } })).status).toBe(200)
+    // Consul's routes are guarded the same way; Consul clients may send ?token=.
+    expect((await a.req('PUT', '/v1/kv/auth/consul', undefined, 'v')).status).toBe(401)
+    expect((await a.req('PUT', `/v1/kv/auth/consul?token=${WRITE}`, undefined, 'v')).status).toBe(200)
+    expect((await a.req('GET', '/v1/kv/auth/consul', undefined, undefined, { 'x-consul-token': READ })).status).toBe(200)
     // b has no token configured: it received the write by gossip and serves it openly.
     await waitFor('auth/two on b', async () => (await b.get('/v1/config/auth/two')).status === 200)
   })
