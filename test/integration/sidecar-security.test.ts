@@ -142,6 +142,33 @@ describe('sidecar tokens', () => {
   })
 })
 
+describe('security settings at start', () => {
+  async function agentExit (extra: string[]): Promise<{ code: number, stderr: string }> {
+    return await new Promise(resolve => {
+      execFile(process.execPath, [BIN, 'agent', '--no-mdns', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...extra], { timeout: 60_000 }, (err, _stdout, stderr) => {
+        resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? 1, stderr })
+      })
+    })
+  }
+
+  it('refuses, in one line and with exit 2, a bad token file, key file or allow-list', async () => {
+    writeFileSync(join(dir, 'short.token'), 'short')
+    writeFileSync(join(dir, 'not.key'), 'hello')
+    const cases: Array<[string[], RegExp]> = [
+      [['--http-token-file', join(dir, 'short.token')], /--http-token-file: .* at least 16 characters/],
+      [['--http-read-token-file', join(dir, 'read.token')], /needs --http-token-file/],
+      [['--cluster-key', join(dir, 'not.key')], /not a cluster key file .*murmur keygen/],
+      [['--cluster-key', join(dir, 'missing.key')], /cannot read/],
+      [['--allow', '10.0.0.0/33'], /--allow '10.0.0.0\/33' must be a CIDR block/]
+    ]
+    const results = await Promise.all(cases.map(async ([extra]) => await agentExit(extra)))
+    for (const [i, r] of results.entries()) {
+      expect(r.code, `${cases[i][0].join(" ")}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toMatch(cases[i][1])
+    }
+  })
+})
+
 describe('sidecar connection cap', () => {
   it(`serves ${CAP} connections, answers 503 beyond them, closes the rest, and stays alive for its peers`, async () => {
     const idle: Socket[] = []
