@@ -9,6 +9,7 @@ import autocannon from 'autocannon'
 import { LwwMap } from '../../src/core/lww.js'
 import { encode } from '../../src/net/codec.js'
 import { cpuPercent, median, pct, rssMiB, sleep, type Row } from './common.js'
+import { controlPropagation, controlRound } from './control.js'
 import { LoopNet, makeNet, type Net, type Proc } from './net.js'
 import { MurmurSystem, SerfSystem, which, type SysAgent, type System, type SystemKind } from './systems.js'
 
@@ -543,11 +544,13 @@ export async function digest (): Promise<Row[]> {
 
 export const SCENARIOS: Record<string, (ctx: Ctx) => Promise<Row[]>> = {
   digest,
+  control: controlRound,
   memory,
   sidecar,
   mdns: mdnsConvergence,
   propagation,
   failure,
   soak,
-  late: lateJoiner
+  late: lateJoiner,
+  'control-propagation': controlPropagation
 }

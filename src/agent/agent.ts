@@ -24,6 +24,9 @@ import { nextGeneration } from '../store/generation.js'
 import { loadOrCreateKey } from '../store/identity.js'
 import { loadServices } from '../store/services.js'
 import { ConfigReplica } from './config-replica.js'
+import { CustomMetrics } from '../core/custom-metrics.js'
+import { Controller } from './controller.js'
+import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
 import { createLogger, type Logger } from './log.js'
@@ -90,6 +93,9 @@ export class Agent extends EventEmitter<AgentEvents> {
   private lastContact: number | undefined
   readonly table: MemberTable
   readonly config: ConfigReplica
+  /** The co-located service's own metrics, carried in this agent's heartbeats. */
+  readonly custom = new CustomMetrics()
+  readonly controller: Controller
 
   private constructor (
     readonly opts: AgentOptions,
@@ -109,6 +115,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, quota, log, {
       changed: (e, source) => {
         this.bump('config', e.key)
+        this.controller.onConfig(e)
         this.emit('config', e, source)
       },
       drift: (e, aheadMs) => this.onDrift(e, aheadMs),
@@ -122,6 +129,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         this.tally.add(`refused:${why}`, e.origin)
       }
     })
+    this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
   }
 
   static async start (input: Partial<AgentOptions>): Promise<Agent> {
@@ -230,6 +238,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     for (const t of this.timers) clearTimeout(t)
     this.local.stop()
     this.joiner.stop()
+    this.controller.stop()
+    this.sampler.stop()
     if (this.opts.dataDir !== undefined && this.lastContact !== undefined) await writeLastContact(this.opts.dataDir, this.lastContact).catch(() => {})
     await this.host.stop().catch(() => {})
     await this.log?.close().catch(() => {})
@@ -274,6 +284,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     })
     this.every(() => TALLY_MS, () => this.logTally())
     this.joiner.start()
+    this.controller.start()
   }
 
   private logTally (): void {
@@ -300,6 +311,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private async heartbeat (): Promise<void> {
+    const custom = this.custom.published(Date.now())
     const hb: Heartbeat = {
       v: 1,
       id: this.id,
@@ -311,6 +323,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       addrs: this.host.addresses(),
       services: this.local.list(),
       metrics: this.sampler.sample(this.host.bytesOut, this.host.bytesIn),
+      ...(Object.keys(custom).length > 0 ? { custom } : {}),
       sentAt: Date.now()
     }
     const s = await signHeartbeat(hb, this.key)

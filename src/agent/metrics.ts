@@ -1,5 +1,6 @@
 // Load metrics carried in heartbeats, so every agent can see the cluster's state.
 import { freemem, loadavg, totalmem } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Metrics } from '../core/heartbeat.js'
 
 export class MetricsSampler {
@@ -7,6 +8,16 @@ export class MetricsSampler {
   private lastAt = performance.now()
   /** Last readings that succeeded: reused when a read fails. */
   private last = { rss: 0, memFree: 0, memTotal: 0 }
+  // A starved event loop is the first sign of an overloaded agent (and host).
+  private readonly loop = monitorEventLoopDelay({ resolution: 100 })
+
+  constructor () {
+    this.loop.enable()
+  }
+
+  stop (): void {
+    this.loop.disable()
+  }
 
   sample (netTx: number, netRx: number): Metrics {
     const cpu = process.cpuUsage()
@@ -28,8 +39,15 @@ export class MetricsSampler {
       ...this.last,
       load1: Math.round(orLast(() => loadavg()[0], 0) * 100) / 100,
       netTx,
-      netRx
+      netRx,
+      loopDelayMs: this.loopDelay()
     }
+  }
+
+  private loopDelay (): number {
+    const p99 = this.loop.count > 0 ? this.loop.percentile(99) / 1e6 : 0
+    this.loop.reset()
+    return Math.round(p99 * 10) / 10
   }
 }
 

@@ -54,6 +54,8 @@ export interface AgentOptions extends MembershipOptions {
   maxConfigBytes: number
   /** Testing aid: offset added to this agent's wall clock for HLC stamps, ms. @default 0 */
   clockSkewMs?: number
+  /** Period of the control loop's round (every rule evaluated once), ms. @default 1000 */
+  controlIntervalMs: number
   /** 'debug' | 'info' | 'warn' | 'error'. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -76,6 +78,7 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   maxKeys: 100_000,
   maxTombstones: 100_000,
   maxConfigBytes: 64 * 1024 * 1024,
+  controlIntervalMs: 1000,
   logLevel: 'info',
   windowSize: 100,
   minStdDevMs: 250,
@@ -92,7 +95,7 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   const o: AgentOptions = { ...DEFAULTS, node: hostname(), ...stripUndefined(input) }
   if (!NAME_RE.test(o.node)) fail(`node name '${o.node}' must be 1-63 letters, digits, '.', '_' or '-'`)
   if (!NAME_RE.test(o.cluster)) fail(`cluster name '${o.cluster}' must be 1-63 letters, digits, '.', '_' or '-'`)
-  for (const k of ['heartbeatMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'suspicionMs', 'reapMs', 'minStdDevMs', 'acceptablePauseMs'] as const) {
+  for (const k of ['heartbeatMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'suspicionMs', 'reapMs', 'minStdDevMs', 'acceptablePauseMs', 'controlIntervalMs'] as const) {
     if (!Number.isFinite(o[k]) || o[k] <= 0) fail(`${k} must be a positive number of milliseconds`)
   }
   if (o.httpReadTokenFile !== undefined && o.httpTokenFile === undefined) fail('--http-read-token-file needs --http-token-file too (reads are guarded only when writes are)')

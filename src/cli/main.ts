@@ -7,6 +7,7 @@ import { Murmur, MurmurClientError, type ConfigEvent } from '../client/index.js'
 import { tokenFromEnv } from '../client/http.js'
 import { generateClusterKey } from '../store/cluster-key.js'
 import { CliError, SidecarClient } from './client.js'
+import { CONTROL_USAGE, controlCommands } from './control-commands.js'
 import { ago, bytes, table } from './table.js'
 
 const DEFAULT_HTTP = '127.0.0.1:7401'
@@ -39,7 +40,9 @@ Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_H
 Keys:
   murmur keygen [FILE]                   a new cluster key (for --cluster-key) to FILE (mode 600,
                                          never overwritten) or to stdout
-`
+
+Control loop:
+${CONTROL_USAGE}`
 
 const clientOptions = {
   http: { type: 'string' },
@@ -279,7 +282,9 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     arity(positionals, 0, 'murmur leave')
     const r = await client(values).request('PUT', '/v1/agent/leave')
     print(values, r, () => 'agent is leaving the cluster\n')
-  }
+  },
+
+  ...controlCommands({ parse, client, print, arity })
 }
 
 export async function main (argv: string[]): Promise<number> {

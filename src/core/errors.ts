@@ -16,7 +16,9 @@ export const ErrorCodes = [
   'MURMUR_ERR_UNAUTHORIZED',
   'MURMUR_ERR_FORBIDDEN',
   'MURMUR_ERR_BUSY',
-  'MURMUR_ERR_QUOTA'
+  'MURMUR_ERR_QUOTA',
+  'MURMUR_ERR_BAD_METRIC',
+  'MURMUR_ERR_BAD_RULE'
 ] as const
 
 export type ErrorCode = typeof ErrorCodes[number]

@@ -6,6 +6,7 @@ import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { block, type Watched } from './blocking.js'
 import { consulRoutes, consulSelf } from './consul/routes.js'
+import { controlRoutes } from './control-routes.js'
 import { uiRoutes } from './ui/routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
@@ -200,6 +201,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
       }
     },
     { method: 'GET', pattern: '/metrics', handler: () => ({ text: prometheus(agent) }) },
+    ...controlRoutes(agent),
     ...watchRoutes(agent, {
       configItem: e => configItem(agent, e),
       members: { watched: memberWatch, read: () => memberView(agent) },
