@@ -10,12 +10,17 @@
 // agents run on 127.0.0.1 with --no-mdns, agent 0 on ports 7400/7401, agent i on 7400+10i/7401+10i
 // (free ones if those are taken), the others joining agent 0.
 //
+// The agents share a cluster key made for the run (murmur keygen), so nothing else on the network
+// can join them; in namespaces, where the sidecars listen on the bridge, writes need a token
+// made for the run as well. Both files are in the state dir and removed with the run.
+//
 // Ctrl-C (or SIGTERM, SIGHUP) kills the agents and removes every namespace and link; so does an
 // exit by error. After a SIGKILL of this script, `npm run cluster -- down` (also run at every
 // start) kills the agents it left, by the PIDs it recorded, and removes its namespaces with
 // scripts/lab-down.sh --prefix mclu. Builds dist/ first if it is missing.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -71,6 +76,7 @@ async function down (quiet: boolean): Promise<number> {
       if (isAgent(pid)) { try { process.kill(pid, 'SIGKILL'); removed++ } catch {} }
     }
     rmSync(path, { force: true })
+    for (const ext of ['key', 'token']) rmSync(join(STATE_DIR, `${st.owner}.${ext}`), { force: true })
   }
   if (process.getuid?.() === 0) {
     const out = execFileSync('sh', [join(ROOT, 'scripts', 'lab-down.sh'), '--prefix', PREFIX, '--stale'], { encoding: 'utf8' })
@@ -138,6 +144,11 @@ async function main (): Promise<void> {
   let lab: Lab | undefined
   mkdirSync(STATE_DIR, { recursive: true })
   const stateFile = join(STATE_DIR, `${process.pid}.json`)
+  const keyFile = join(STATE_DIR, `${process.pid}.key`)
+  const tokenFile = join(STATE_DIR, `${process.pid}.token`)
+  execFileSync(process.execPath, [BIN, 'keygen', keyFile], { stdio: 'ignore' })
+  writeFileSync(tokenFile, randomBytes(24).toString('hex') + '\n', { mode: 0o600 })
+  const keyed = ['--cluster-key', keyFile]
   const saveState = (): void => {
     const st: State = { owner: process.pid, mode: lab === undefined ? 'loopback' : 'lab', lab: lab?.id, pids: agents.map(a => a.proc.pid ?? -1).filter(p => p > 0) }
     writeFileSync(stateFile, JSON.stringify(st) + '\n')
@@ -151,6 +162,8 @@ async function main (): Promise<void> {
     for (const a of agents) if (a.proc.exitCode === null && a.proc.signalCode === null) { try { a.proc.kill('SIGKILL') } catch {} }
     lab?.destroySync()
     rmSync(stateFile, { force: true })
+    rmSync(keyFile, { force: true })
+    rmSync(tokenFile, { force: true })
   }
   process.on('exit', cleanup)
   let stopping = false
@@ -190,7 +203,7 @@ async function main (): Promise<void> {
       const name = `n${h.index}`
       const http = `${h.ip}:7401`
       const listen = `${h.ip}:7400`
-      const proc = lab.spawnIn(h, [process.execPath, BIN, 'agent', '--node', name, '--cluster', cluster, '--listen', listen, '--http', http])
+      const proc = lab.spawnIn(h, [process.execPath, BIN, 'agent', '--node', name, '--cluster', cluster, '--listen', listen, '--http', http, ...keyed, '--http-token-file', tokenFile])
       agents.push({ name, ip: h.ip, http, listen, proc, ns: h.name })
     }
   } else {
@@ -202,7 +215,7 @@ async function main (): Promise<void> {
       const listen = `127.0.0.1:${p}`
       const http = `127.0.0.1:${h}`
       const join = i === 0 ? [] : ['--join', agents[0].listen]
-      const proc = spawn(process.execPath, [BIN, 'agent', '--node', name, '--cluster', cluster, '--no-mdns', '--listen', listen, '--http', http, ...join],
+      const proc = spawn(process.execPath, [BIN, 'agent', '--node', name, '--cluster', cluster, '--no-mdns', '--listen', listen, '--http', http, ...keyed, ...join],
         { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT })
       agents.push({ name, ip: '127.0.0.1', http, listen, proc })
     }
@@ -233,9 +246,11 @@ async function main (): Promise<void> {
   for (const a of agents) console.log(`  ${a.name.padEnd(w)}  ${a.http.padEnd(26)}  ${a.listen.padEnd(22)}  ${String(a.proc.pid).padEnd(7)}${a.ns !== undefined ? `  ${a.ns}` : ''}`)
   const first = agents[0]
   const second = agents[1] ?? first
+  console.log(`\ncluster key: ${keyFile} (an agent started with --cluster-key ${keyFile} joins them)`)
+  const token = lab !== undefined ? `  export MURMUR_HTTP_TOKEN=$(cat ${tokenFile})   # writes need it: the sidecars listen on the bridge\n` : ''
   console.log(`
 Point the CLI at any agent${lab !== undefined ? ' (this shell reaches the lab through the bridge)' : ''}:
-  MURMUR_HTTP_ADDR=${first.http} node bin/murmur members
+${token}  MURMUR_HTTP_ADDR=${first.http} node bin/murmur members
   MURMUR_HTTP_ADDR=${first.http} node bin/murmur config set app/greeting '"hello"'
   MURMUR_HTTP_ADDR=${second.http} node bin/murmur config get app/greeting
   curl -s http://${second.http}/v1/members${lab !== undefined ? `\nRun anything inside an agent's namespace: ip netns exec ${first.ns ?? ''} <command>` : ''}

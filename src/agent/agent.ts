@@ -10,9 +10,12 @@ import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
 import { MemberTable, type Member, type Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
-import { hostPortToMultiaddr, parseHostPort, parseJoin } from '../net/addr.js'
+import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin } from '../net/addr.js'
+import { parseAllowList } from '../net/allow.js'
+import { RateLimiter } from '../core/rate.js'
+import { readClusterKey } from '../store/cluster-key.js'
 import { Host, topics } from '../net/host.js'
-import { answerSync, initiateSync, type SyncState } from '../net/sync.js'
+import { answerSync, initiateSync, SyncGarbage, type SyncState } from '../net/sync.js'
 import { decodeGossip, encodeConfigMessage, encodeHeartbeatMessage, openHeartbeat, signHeartbeat, type SignedHeartbeat } from '../net/wire.js'
 import { ConfigLog } from '../store/config-log.js'
 import { ensureDir } from '../store/files.js'
@@ -28,6 +31,7 @@ import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
 import { createLogger, type Logger } from './log.js'
 import { MetricsSampler } from './metrics.js'
+import { Tally } from './tally.js'
 import { resolveOptions, type AgentOptions } from './options.js'
 
 export interface AgentEvents {
@@ -42,6 +46,9 @@ export type ChangeKind = 'member' | 'config' | 'services'
 /** Monotonic clock in epoch ms: used for failure detection, immune to wall-clock jumps. */
 const monoNow = (): number => performance.timeOrigin + performance.now()
 
+/** Period of the summary log lines of remote config traffic. */
+const TALLY_MS = 10_000
+
 export class Agent extends EventEmitter<AgentEvents> {
   readonly counters = {
     gossipDropped: 0,
@@ -52,6 +59,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     clockDrift: 0,
     syncs: 0,
     syncFailures: 0,
+    syncGarbage: 0,
+    gossipRateLimited: 0,
+    connectionsDenied: 0,
+    quotaDropped: 0,
+    futureTombstonesDropped: 0,
     persistFailures: 0,
     quarantined: 0,
     resurrectionsPrevented: 0,
@@ -76,6 +88,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly sampler = new MetricsSampler()
   private readonly driftWarned = new Map<string, number>()
+  /** Remote entries applied and refused, logged once per TALLY_MS. */
+  private readonly tally = new Tally()
   private stopped = false
   /** Wall time of the last gossip or sync from any peer; undefined before the first. */
   private lastContact: number | undefined
@@ -99,7 +113,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.setMaxListeners(0)
     this.table = new MemberTable(host.peerId, opts)
     this.local = new LocalServices(address, opts.dataDir, logger, async () => await this.heartbeat())
-    this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, log, {
+    const quota = { maxKeys: opts.maxKeys, maxTombstones: opts.maxTombstones, maxBytes: opts.maxConfigBytes }
+    this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, quota, log, {
       changed: (e, source) => {
         this.bump('config', e.key)
         this.controller.onConfig(e)
@@ -109,6 +124,11 @@ export class Agent extends EventEmitter<AgentEvents> {
       persistFailed: (err) => {
         this.counters.persistFailures++
         this.logger('error', 'store', 'cannot persist replicated config', { error: err.message })
+      },
+      refused: (e, why) => {
+        if (why === 'future') this.counters.futureTombstonesDropped++
+        else this.counters.quotaDropped++
+        this.tally.add(`refused:${why}`, e.origin)
       }
     })
     this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
@@ -138,12 +158,32 @@ export class Agent extends EventEmitter<AgentEvents> {
       services = loaded.services
       if (loaded.problem !== undefined) logger('warn', 'store', loaded.problem)
     }
+    const allow = parseAllowList(opts.allow)
+    const clusterKey = opts.clusterKeyFile === undefined ? undefined : await readClusterKey(opts.clusterKeyFile)
+    if (clusterKey?.warning !== undefined) logger('warn', 'agent', clusterKey.warning)
+    if (clusterKey === undefined && !isLoopback(listen.host)) {
+      logger('warn', 'agent', 'no cluster key: anyone who can reach the listen address can join this cluster, read and write its config; see README "Security" (murmur keygen, --cluster-key)', { listen: opts.listen })
+    }
     const { key } = await loadOrCreateKey(opts.dataDir)
     const generation = await nextGeneration(opts.dataDir, Date.now())
-    const host = await Host.start({ privateKey: key, cluster: opts.cluster, listen: hostPortToMultiaddr(listen), mdns: opts.mdns })
+    // Set once the agent exists; the host may call these before (nothing is counted then).
+    let self: Agent | undefined
+    const limiter = new RateLimiter({ perSec: opts.gossipRate, burst: opts.gossipBurst })
+    const host = await Host.start({
+      privateKey: key,
+      cluster: opts.cluster,
+      listen: hostPortToMultiaddr(listen),
+      mdns: opts.mdns,
+      psk: clusterKey?.psk,
+      allow,
+      // One bucket per topic and author: a flood of config cannot crowd out its heartbeats.
+      admit: (topic, author) => limiter.take(`${topic} ${author}`, monoNow()) || (self?.onRateLimited(author) ?? false),
+      denied: addr => self?.onDenied(addr)
+    })
     const joiner = new Joiner(host, joins, logger)
     const agent = new Agent(opts, host, key, generation, opts.advertise ?? advertiseAddress(listen.host), log, logger, joiner)
     agent.counters.configLogDamaged = damaged
+    self = agent
     agent.config.restore(restored)
     agent.lastContact = lastContact
     agent.quarantineIfAway()
@@ -151,7 +191,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     await agent.run()
     logger('info', 'agent', 'started', {
       node: opts.node, id: host.peerId, cluster: opts.cluster, generation, listen: host.addresses().join(','),
-      mdns: opts.mdns, config: agent.config.map.liveSize, services: agent.local.size
+      mdns: opts.mdns, key: clusterKey?.fingerprint ?? 'none', allow: opts.allow.length > 0 ? opts.allow.join(',') : 'any', config: agent.config.map.liveSize, services: agent.local.size
     })
     return agent
   }
@@ -229,6 +269,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         await answerSync(stream, this.syncState())
       } catch (err) {
         this.logger('debug', 'sync', 'answering failed', { peer, error: (err as Error).message })
+        this.onSyncGarbage(err, peer)
         throw err
       }
       this.lastContact = Date.now()
@@ -248,8 +289,19 @@ export class Agent extends EventEmitter<AgentEvents> {
       const n = await this.config.collectTombstones(this.opts.tombstoneTtlMs)
       if (n > 0) this.logger('info', 'config', 'collected tombstones', { count: n })
     })
+    this.every(() => TALLY_MS, () => this.logTally())
     this.joiner.start()
     this.controller.start()
+  }
+
+  private logTally (): void {
+    for (const { what, count, peers } of this.tally.drain()) {
+      if (what === 'applied') this.logger('info', 'config', 'applied remote entries', { entries: count, peers, seconds: TALLY_MS / 1000 })
+      else if (what === 'garbage') this.logger('warn', 'sync', 'disconnected peers that sent malformed sync frames', { times: count, peers })
+      else if (what === 'limited') this.logger('warn', 'gossip', 'dropped gossip over the per-author rate (--gossip-rate)', { messages: count, authors: peers })
+      else if (what === 'denied') this.logger('warn', 'net', 'refused connections outside --allow', { connections: count, addresses: peers })
+      else this.logger('warn', 'config', 'refused remote entries', { reason: what.slice('refused:'.length), entries: count, origins: peers, usage: this.config.usage() })
+    }
   }
 
   /** Run `fn` repeatedly with a delay recomputed each time (jitter), until stop. */
@@ -306,10 +358,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     } else if (msg?.t === 'cfg' && topic === t.config) {
       this.counters.configRejected += msg.rejected
       const applied = await this.config.applyRemote(msg.entries)
-      // Gossip carries a write or two at a time: each is a notable event. (A sync's bulk
-      // transfer is logged once, as a summary, by sync().)
+      // One line per entry only at debug: at info, a summary every TALLY_MS (a peer can send
+      // thousands a second). A sync's bulk transfer is logged once, as a summary, by sync().
+      this.tally.add('applied', from, applied.length)
       for (const e of applied) {
-        this.logger('info', 'config', e.deleted ? 'delete applied' : 'applied', { key: e.key, from: this.table.get(e.origin)?.hb.name ?? e.origin })
+        this.logger('debug', 'config', e.deleted ? 'delete applied' : 'applied', { key: e.key, from: this.table.get(e.origin)?.hb.name ?? e.origin })
       }
     } else {
       this.counters.gossipDropped++
@@ -453,23 +506,46 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (this.syncing.has(peer) || this.stopped) return
     this.syncing.add(peer)
     const started = performance.now()
+    let applied = 0
     this.host.openSync(peer, AbortSignal.timeout(10_000))
-      .then(async stream => await initiateSync(stream, this.syncState()))
+      .then(async stream => await initiateSync(stream, this.syncState(n => { applied += n })))
       .then(async stats => {
         this.counters.syncs++
         this.lastContact = Date.now()
         await this.releaseQuarantine()
-        const level = stats.entriesReceived > 0 || stats.entriesSent > 0 ? 'info' : 'debug'
-        this.logger(level, 'sync', 'done', { peer, ms: Math.round(performance.now() - started), ...stats })
+        // At info only when it changed something here: two agents that disagree for good (one
+        // at a quota) would otherwise log the same transfer every round.
+        this.logger(applied > 0 ? 'info' : 'debug', 'sync', 'done', { peer, ms: Math.round(performance.now() - started), applied, ...stats })
       })
       .catch(err => {
         this.counters.syncFailures++
         this.logger('debug', 'sync', 'failed', { peer, error: (err as Error).message })
+        this.onSyncGarbage(err, peer)
       })
       .finally(() => this.syncing.delete(peer))
   }
 
-  private syncState (): SyncState {
+  /** A gossip message over its author's rate: dropped (not relayed), counted, summed up in the log. */
+  private onRateLimited (author: string): false {
+    this.counters.gossipRateLimited++
+    this.tally.add('limited', author)
+    return false
+  }
+
+  private onDenied (addr: string): void {
+    this.counters.connectionsDenied++
+    this.tally.add('denied', addr)
+  }
+
+  /** A peer that breaks the sync protocol is no honest agent of this version: hang up on it. */
+  private onSyncGarbage (err: unknown, peer: string): void {
+    if (!(err instanceof SyncGarbage)) return
+    this.counters.syncGarbage++
+    this.tally.add('garbage', peer)
+    this.host.hangUp(peer).catch(() => {})
+  }
+
+  private syncState (onApplied?: (n: number) => void): SyncState {
     return {
       memberVersions: () => this.table.versions(),
       signedHeartbeat: id => this.signed.get(id),
@@ -483,7 +559,7 @@ export class Agent extends EventEmitter<AgentEvents> {
           else this.accept(hb, raw as SignedHeartbeat, false)
         }
       },
-      applyEntries: async entries => { await this.config.applyRemote(entries) },
+      applyEntries: async entries => { onApplied?.((await this.config.applyRemote(entries)).length) },
       rejectedEntries: n => { this.counters.configRejected += n }
     }
   }

@@ -4,6 +4,7 @@ import { checkKey, valueProblem } from '../core/config.js'
 import { MurmurError } from '../core/errors.js'
 import { observe, stampWrite, ZERO_HLC, type Hlc } from '../core/hlc.js'
 import { LwwMap, type Entry } from '../core/lww.js'
+import { quotaExceeded, type ConfigQuota, type QuotaExceeded } from '../core/quota.js'
 import type { ConfigLog } from '../store/config-log.js'
 
 export interface ReplicaHooks {
@@ -13,6 +14,14 @@ export interface ReplicaHooks {
   drift: (e: Entry, aheadMs: number) => void
   /** Persisting a remote entry failed (it stays in memory; peers will resend it after a restart). */
   persistFailed: (err: Error) => void
+  /** A remote entry was not kept: over a quota, or a tombstone stamped beyond the drift bound. */
+  refused: (e: Entry, why: QuotaExceeded | 'future') => void
+}
+
+const QUOTA_ADVICE: Record<QuotaExceeded, string> = {
+  keys: 'delete unused keys or raise --max-keys on every agent',
+  tombstones: 'wait for tombstones to be collected (--tombstone-ttl-ms) or raise --max-tombstones',
+  bytes: 'delete or shrink values, or raise --max-config-bytes on every agent'
 }
 
 export class ConfigReplica {
@@ -25,6 +34,7 @@ export class ConfigReplica {
     private readonly origin: string,
     private readonly wallNow: () => number,
     private readonly maxDriftMs: number,
+    private readonly quota: ConfigQuota,
     private readonly log: ConfigLog | undefined,
     private readonly hooks: ReplicaHooks
   ) {}
@@ -66,6 +76,17 @@ export class ConfigReplica {
     const now = this.wallNow()
     const changed: Entry[] = []
     for (const e of entries) {
+      // A tombstone from the far future would outlive the tombstone TTL by as much and, until
+      // then, delete every later write of its key: it is not kept.
+      if (e.deleted && e.hlc.wall - now > this.maxDriftMs) {
+        this.hooks.refused(e, 'future')
+        continue
+      }
+      const over = quotaExceeded(this.map, e, this.quota)
+      if (over !== undefined) {
+        this.hooks.refused(e, over)
+        continue
+      }
       const seen = observe(this.clock, e.hlc, now, this.maxDriftMs)
       this.clock = seen.clock
       if (seen.drifted) this.hooks.drift(e, e.hlc.wall - now)
@@ -82,11 +103,18 @@ export class ConfigReplica {
     // without our clock following it there (see stampWrite).
     const stamped = stampWrite(this.clock, this.map.get(w.key)?.hlc, this.wallNow(), this.maxDriftMs)
     if (stamped === undefined) throw new MurmurError('MURMUR_ERR_BAD_KEY', `key '${w.key}' holds the last version stamp there is and cannot be overwritten`)
-    this.clock = stamped.clock
     const entry: Entry = { ...w, hlc: stamped.stamp, origin: this.origin }
+    const over = quotaExceeded(this.map, entry, this.quota)
+    if (over !== undefined) throw new MurmurError('MURMUR_ERR_QUOTA', `the cluster's config ${over} quota is reached (${this.usage()}): ${QUOTA_ADVICE[over]}`)
+    this.clock = stamped.clock
     await this.persist([entry])
     if (this.map.apply(entry)) this.hooks.changed(entry, 'local')
     return entry
+  }
+
+  usage (): string {
+    const q = this.quota
+    return `keys ${this.map.liveSize}/${q.maxKeys}, tombstones ${this.map.tombstoneCount}/${q.maxTombstones}, bytes ${this.map.bytes}/${q.maxBytes}`
   }
 
   private async persist (entries: Entry[]): Promise<void> {

@@ -4,14 +4,19 @@ import { parseArgs } from 'node:util'
 import { Agent } from '../agent/agent.js'
 import type { AgentOptions } from '../agent/options.js'
 import { MurmurError } from '../core/errors.js'
-import { parseHostPort } from '../net/addr.js'
+import { isLoopback, parseHostPort } from '../net/addr.js'
 import { routes } from '../http/routes.js'
+import { authorizer, loadToken } from '../http/auth.js'
 import { listen } from '../http/server.js'
 import { CliError } from './client.js'
 
 function envBool (v: string | undefined): boolean | undefined {
   if (v === undefined || v === '') return undefined
   return !['0', 'false', 'no', 'off'].includes(v.toLowerCase())
+}
+
+function nonEmpty (v: string | undefined): string | undefined {
+  return v === '' ? undefined : v
 }
 
 function numberFlag (v: string | undefined, name: string): number | undefined {
@@ -32,9 +37,16 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
         node: { type: 'string' },
         cluster: { type: 'string' },
         http: { type: 'string' },
+        'http-token-file': { type: 'string' },
+        'http-read-token-file': { type: 'string' },
+        'http-max-connections': { type: 'string' },
         listen: { type: 'string' },
         advertise: { type: 'string' },
         join: { type: 'string', multiple: true },
+        'cluster-key': { type: 'string' },
+        allow: { type: 'string', multiple: true },
+        'gossip-rate': { type: 'string' },
+        'gossip-burst': { type: 'string' },
         'no-mdns': { type: 'boolean' },
         'data-dir': { type: 'string' },
         'log-level': { type: 'string' },
@@ -45,6 +57,9 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
         'reap-ms': { type: 'string' },
         'tombstone-ttl-ms': { type: 'string' },
         'max-drift-ms': { type: 'string' },
+        'max-keys': { type: 'string' },
+        'max-tombstones': { type: 'string' },
+        'max-config-bytes': { type: 'string' },
         'clock-skew-ms': { type: 'string' }
       }
     }).values
@@ -52,15 +67,22 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
     throw new CliError(`${(err as Error).message}\n\n${usage}`, 2)
   }
   const s = (k: string): string | undefined => values[k] as string | undefined
-  const envJoin = env.MURMUR_JOIN?.split(',').map(x => x.trim()).filter(x => x !== '')
+  const list = (v: string | undefined): string[] | undefined => v?.split(',').map(x => x.trim()).filter(x => x !== '')
   const noMdns = values['no-mdns'] === true || envBool(env.MURMUR_NO_MDNS) === true
   return {
     node: s('node') ?? env.MURMUR_NODE,
     cluster: s('cluster') ?? env.MURMUR_CLUSTER,
     http: s('http') ?? env.MURMUR_HTTP_ADDR,
+    httpTokenFile: s('http-token-file') ?? nonEmpty(env.MURMUR_HTTP_TOKEN_FILE),
+    httpReadTokenFile: s('http-read-token-file') ?? nonEmpty(env.MURMUR_HTTP_READ_TOKEN_FILE),
+    httpMaxConnections: numberFlag(s('http-max-connections') ?? env.MURMUR_HTTP_MAX_CONNECTIONS, 'http-max-connections'),
     listen: s('listen') ?? env.MURMUR_LISTEN,
     advertise: s('advertise') ?? env.MURMUR_ADVERTISE,
-    join: (values.join as string[] | undefined) ?? envJoin,
+    join: (values.join as string[] | undefined) ?? list(env.MURMUR_JOIN),
+    clusterKeyFile: s('cluster-key') ?? nonEmpty(env.MURMUR_CLUSTER_KEY_FILE),
+    allow: (values.allow as string[] | undefined) ?? list(env.MURMUR_ALLOW),
+    gossipRate: numberFlag(s('gossip-rate') ?? env.MURMUR_GOSSIP_RATE, 'gossip-rate'),
+    gossipBurst: numberFlag(s('gossip-burst') ?? env.MURMUR_GOSSIP_BURST, 'gossip-burst'),
     mdns: noMdns ? false : undefined,
     dataDir: s('data-dir') ?? env.MURMUR_DATA_DIR,
     logLevel: (s('log-level') ?? env.MURMUR_LOG_LEVEL) as AgentOptions['logLevel'] | undefined,
@@ -71,6 +93,9 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
     reapMs: numberFlag(s('reap-ms'), 'reap-ms'),
     tombstoneTtlMs: numberFlag(s('tombstone-ttl-ms'), 'tombstone-ttl-ms'),
     maxDriftMs: numberFlag(s('max-drift-ms'), 'max-drift-ms'),
+    maxKeys: numberFlag(s('max-keys') ?? env.MURMUR_MAX_KEYS, 'max-keys'),
+    maxTombstones: numberFlag(s('max-tombstones') ?? env.MURMUR_MAX_TOMBSTONES, 'max-tombstones'),
+    maxConfigBytes: numberFlag(s('max-config-bytes') ?? env.MURMUR_MAX_CONFIG_BYTES, 'max-config-bytes'),
     clockSkewMs: numberFlag(s('clock-skew-ms') ?? env.MURMUR_CLOCK_SKEW_MS, 'clock-skew-ms')
   }
 }
@@ -78,10 +103,18 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
 export async function runAgent (args: string[], usage: string): Promise<void> {
   const opts = agentOptions(args, process.env, usage)
   let agent: Agent
+  let authorize: ReturnType<typeof authorizer>
   try {
-    // Check the HTTP address before starting anything, so a typo fails fast.
-    parseHostPort(opts.http ?? '127.0.0.1:7401', '--http')
+    // Check the HTTP address and tokens before starting anything, so a typo fails fast.
+    const http = parseHostPort(opts.http ?? '127.0.0.1:7401', '--http')
+    authorize = authorizer({
+      write: opts.httpTokenFile === undefined ? undefined : await loadToken(opts.httpTokenFile, '--http-token-file'),
+      read: opts.httpReadTokenFile === undefined ? undefined : await loadToken(opts.httpReadTokenFile, '--http-read-token-file')
+    })
     agent = await Agent.start(opts)
+    if (authorize === undefined && !isLoopback(http.host)) {
+      agent.logger('warn', 'http', 'the sidecar listens beyond loopback without a token: anyone who reaches it can write config and register services; set --http-token-file', { http: opts.http })
+    }
   } catch (err) {
     if (err instanceof MurmurError) throw new CliError(err.message, 2)
     throw err
@@ -101,14 +134,14 @@ export async function runAgent (args: string[], usage: string): Promise<void> {
   }
   let server: Awaited<ReturnType<typeof listen>>
   try {
-    server = await listen(routes(agent, () => shutdown('leave requested over HTTP')), http.host, http.port)
+    server = await listen(routes(agent, () => shutdown('leave requested over HTTP')), http.host, http.port, { authorize, maxConnections: agent.opts.httpMaxConnections })
   } catch (err) {
     await agent.stop()
     throw new CliError(`cannot serve HTTP on ${agent.opts.http}: ${(err as Error).message}`, 1)
   }
   const addr = server.address()
   const httpAddr = typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : agent.opts.http
-  agent.logger('info', 'http', 'sidecar listening', { http: httpAddr })
+  agent.logger('info', 'http', 'sidecar listening', { http: httpAddr, token: authorize === undefined ? 'none' : agent.opts.httpReadTokenFile === undefined ? 'writes' : 'reads and writes' })
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   await new Promise(() => {})

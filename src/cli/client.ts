@@ -10,8 +10,8 @@ export class CliError extends Error {
 
 export class SidecarClient {
   private readonly sidecar: Sidecar
-  constructor (addr: string) {
-    this.sidecar = new Sidecar(addr)
+  constructor (addr: string, readonly token?: string) {
+    this.sidecar = new Sidecar(addr, token)
   }
 
   get base (): string { return this.sidecar.base }
@@ -23,6 +23,9 @@ export class SidecarClient {
       if (!(err instanceof MurmurClientError)) throw err
       if (err.code === 'MURMUR_ERR_UNREACHABLE') {
         throw new CliError(`${err.message}: is it running? Point --http or MURMUR_HTTP_ADDR at its sidecar address.`)
+      }
+      if (err.code === 'MURMUR_ERR_UNAUTHORIZED' || err.code === 'MURMUR_ERR_FORBIDDEN') {
+        throw new CliError(`${err.message} (${err.code}); pass --token or set MURMUR_HTTP_TOKEN`)
       }
       throw new CliError(err.status !== undefined ? `${err.message} (${err.code})` : err.message)
     }

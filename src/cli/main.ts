@@ -1,8 +1,11 @@
 // `murmur` command line: `agent` runs the daemon; every other command is an HTTP client of
 // a running agent's sidecar port.
 import '../polyfill.js'
+import { writeFile } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Murmur, MurmurClientError, type ConfigEvent } from '../client/index.js'
+import { tokenFromEnv } from '../client/http.js'
+import { generateClusterKey } from '../store/cluster-key.js'
 import { CliError, SidecarClient } from './client.js'
 import { CONTROL_USAGE, controlCommands } from './control-commands.js'
 import { ago, bytes, table } from './table.js'
@@ -14,10 +17,16 @@ const USAGE = `usage: murmur <command> [options]
 Agent:
   murmur agent [--node NAME] [--cluster NAME] [--http HOST:PORT] [--listen HOST:PORT]
                [--join ADDR]... [--no-mdns] [--data-dir DIR] [--log-level LEVEL]
+               [--cluster-key FILE] [--allow CIDR]...
       Every flag has an env twin: MURMUR_NODE, MURMUR_CLUSTER, MURMUR_HTTP_ADDR, MURMUR_LISTEN,
       MURMUR_JOIN (comma-separated), MURMUR_NO_MDNS=1, MURMUR_DATA_DIR, MURMUR_LOG_LEVEL.
+      Sidecar: --http-token-file F (MURMUR_HTTP_TOKEN_FILE) guards writes, --http-read-token-file F
+      (MURMUR_HTTP_READ_TOKEN_FILE) reads too; --http-max-connections N (MURMUR_HTTP_MAX_CONNECTIONS).
+      Peers: --cluster-key FILE (MURMUR_CLUSTER_KEY_FILE) admits only agents with the same key;
+      --allow CIDR (MURMUR_ALLOW, comma-separated) only these addresses; see README "Security".
 
-Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts):
+Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts;
+--token T or MURMUR_HTTP_TOKEN for an agent started with --http-token-file):
   murmur members [--watch]               members and their status (--watch: each change, until Ctrl-C)
   murmur status                          this agent's identity and counters
   murmur services [NAME] [--healthy] [--tag T]
@@ -28,11 +37,16 @@ Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_H
       VALUE is parsed as JSON when it is valid JSON (42, true, {"a":1}), else taken as a string.
   murmur leave                           make the agent leave the cluster gracefully and exit
 
+Keys:
+  murmur keygen [FILE]                   a new cluster key (for --cluster-key) to FILE (mode 600,
+                                         never overwritten) or to stdout
+
 Control loop:
 ${CONTROL_USAGE}`
 
 const clientOptions = {
   http: { type: 'string' },
+  token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -49,7 +63,13 @@ function parse (args: string[], options: ParseArgsConfig['options']): { values: 
 }
 
 function client (values: Values): SidecarClient {
-  return new SidecarClient((values.http as string | undefined) ?? process.env.MURMUR_HTTP_ADDR ?? DEFAULT_HTTP)
+  let token: string | undefined
+  try {
+    token = (values.token as string | undefined) ?? tokenFromEnv()
+  } catch (err) {
+    throw new CliError((err as Error).message, 2)
+  }
+  return new SidecarClient((values.http as string | undefined) ?? process.env.MURMUR_HTTP_ADDR ?? DEFAULT_HTTP, token === '' ? undefined : token)
 }
 
 function print (values: Values, data: unknown, human: () => string): void {
@@ -70,7 +90,7 @@ async function watching (values: Values, start: (m: Murmur, onError: (err: Error
   const c = client(values)
   await c.request('GET', '/v1/agent/self')
   await new Promise<void>((_resolve, reject) => {
-    start(new Murmur({ http: c.base }), err => {
+    start(new Murmur({ http: c.base, token: c.token }), err => {
       if (err instanceof MurmurClientError && (err.status ?? 0) >= 400 && (err.status ?? 0) < 500) reject(new CliError(`${err.message} (${err.code})`))
       else process.stderr.write(`murmur: ${err.message}; reconnecting\n`)
     })
@@ -237,6 +257,24 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       default:
         throw new CliError('usage: murmur config get KEY | set KEY VALUE | del KEY | list [PREFIX] | watch [PREFIX]', 2)
     }
+  },
+
+  async keygen (args) {
+    const { values, positionals } = parse(args, {})
+    if (positionals.length > 1) throw new CliError('usage: murmur keygen [FILE]', 2)
+    const key = generateClusterKey()
+    const file = positionals[0]
+    if (file === undefined || file === '-') {
+      process.stdout.write(key)
+      return
+    }
+    try {
+      await writeFile(file, key, { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      throw new CliError(code === 'EEXIST' ? `${file} exists; a key is never overwritten (remove it first to replace it)` : `cannot write ${file}: ${(err as Error).message}`)
+    }
+    print(values, { file }, () => `wrote a new cluster key to ${file}; give it to every agent with --cluster-key ${file}\n`)
   },
 
   async leave (args) {

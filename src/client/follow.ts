@@ -10,7 +10,7 @@ const BACKOFF = { firstMs: 250, maxMs: 5_000 }
 const IDLE_MS = 45_000
 
 /** Returns a function that stops following. */
-export function follow (url: string, onEvent: (e: SseEvent) => void, opts: WatchOptions = {}): () => void {
+export function follow (url: string, onEvent: (e: SseEvent) => void, opts: WatchOptions = {}, headers: Record<string, string> = {}): () => void {
   const stopped = new AbortController()
   const stop = (): void => {
     opts.signal?.removeEventListener('abort', stop)
@@ -33,7 +33,7 @@ export function follow (url: string, onEvent: (e: SseEvent) => void, opts: Watch
     try {
       let res: Response
       try {
-        res = await fetch(url, { headers: { accept: 'text/event-stream', ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) }, signal: conn.signal })
+        res = await fetch(url, { headers: { ...headers, accept: 'text/event-stream', ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) }, signal: conn.signal })
       } catch (err) {
         throw unreachable(url, err)
       }

@@ -1,4 +1,5 @@
 // JSON requests to the agent's sidecar with typed errors.
+import { readFileSync } from 'node:fs'
 import type { CallOptions } from './types.js'
 
 /** An error answered by the agent (`code` is its MURMUR_ERR_* code) or met reaching it. */
@@ -10,14 +11,33 @@ export class MurmurClientError extends Error {
   }
 }
 
+/**
+ * The sidecar token from the environment: MURMUR_HTTP_TOKEN, else the content of the file
+ * MURMUR_HTTP_TOKEN_FILE names (the variable the agent reads too, so one setting serves both).
+ */
+export function tokenFromEnv (env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.MURMUR_HTTP_TOKEN !== undefined && env.MURMUR_HTTP_TOKEN !== '') return env.MURMUR_HTTP_TOKEN
+  const file = env.MURMUR_HTTP_TOKEN_FILE
+  if (file === undefined || file === '') return undefined
+  try {
+    return readFileSync(file, 'utf8').trim()
+  } catch (err) {
+    throw new MurmurClientError('MURMUR_ERR_BAD_REQUEST', `cannot read the token file MURMUR_HTTP_TOKEN_FILE=${file}: ${(err as Error).message}`)
+  }
+}
+
 /** A request that gets no answer in this time fails, unless the caller's signal says otherwise. */
 const TIMEOUT_MS = 15_000
 
 export class Sidecar {
   readonly base: string
+  /** Headers every request carries: the token, when there is one. */
+  readonly headers: Record<string, string>
 
-  constructor (addr: string) {
+  /** `token`: sent as `Authorization: Bearer` to an agent started with --http-token-file. */
+  constructor (addr: string, token?: string) {
     this.base = /^https?:\/\//.test(addr) ? addr.replace(/\/$/, '') : `http://${addr}`
+    this.headers = token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` }
   }
 
   async call<T> (method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
@@ -25,7 +45,7 @@ export class Sidecar {
     try {
       res = await fetch(this.base + path, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? this.headers : { ...this.headers, 'content-type': 'application/json' },
         body: body === undefined ? null : JSON.stringify(body),
         signal: opts.signal ?? AbortSignal.timeout(TIMEOUT_MS)
       })

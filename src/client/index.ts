@@ -2,7 +2,7 @@
 // agent (and stay healthy), find instances, read, write and watch config. Talks to the agent's
 // sidecar port with the global fetch (Node 20).
 import { follow } from './follow.js'
-import { Sidecar } from './http.js'
+import { Sidecar, tokenFromEnv } from './http.js'
 import { weightedPick } from './pick.js'
 import { register, type RegisterOptions, type Registration } from './registration.js'
 import type { CallOptions, ClusterMetric, ConfigEvent, ConfigItem, Deleted, Instance, Member, ServiceRegistration, WatchOptions } from './types.js'
@@ -16,6 +16,8 @@ export type * from './types.js'
 export interface MurmurOptions {
   /** The agent's sidecar address. @default MURMUR_HTTP_ADDR, else 127.0.0.1:7401 */
   http?: string
+  /** Token for an agent started with --http-token-file. @default MURMUR_HTTP_TOKEN, else the file MURMUR_HTTP_TOKEN_FILE, else none */
+  token?: string
 }
 
 export interface InstanceQuery extends CallOptions {
@@ -38,8 +40,7 @@ export class Murmur {
   private readonly sidecar: Sidecar
 
   constructor (opts: MurmurOptions = {}) {
-    const { MURMUR_HTTP_ADDR } = process.env
-    this.sidecar = new Sidecar(opts.http ?? MURMUR_HTTP_ADDR ?? '127.0.0.1:7401')
+    this.sidecar = new Sidecar(opts.http ?? process.env.MURMUR_HTTP_ADDR ?? '127.0.0.1:7401', opts.token ?? tokenFromEnv())
   }
 
   /** Registers a service with a TTL check and keeps it passing until `deregister()`. */
@@ -94,7 +95,7 @@ export class Murmur {
           current.delete(data.key)
         } else return
         cb(event, current)
-      }, opts)
+      }, opts, this.sidecar.headers)
     }
   }
 
@@ -103,7 +104,7 @@ export class Murmur {
     watch: (name: string, cb: (instances: Instance[]) => void, opts: WatchOptions & Omit<InstanceQuery, 'signal'> = {}): (() => void) =>
       follow(`${this.sidecar.base}/v1/watch/services/${encodeURIComponent(name)}${query({ healthy: opts.healthy, tag: opts.tag })}`, ev => {
         if (ev.event === 'instances') cb(JSON.parse(ev.data))
-      }, opts)
+      }, opts, this.sidecar.headers)
   }
 
   /** The control loop's inputs: this service's own figures, and cluster aggregates. */
@@ -123,6 +124,6 @@ export class Murmur {
     watch: (cb: (members: Member[]) => void, opts: WatchOptions = {}): (() => void) =>
       follow(`${this.sidecar.base}/v1/watch/members`, ev => {
         if (ev.event === 'members') cb(JSON.parse(ev.data))
-      }, opts)
+      }, opts, this.sidecar.headers)
   }
 }

@@ -24,6 +24,11 @@ export function compareVersion (a: Entry, b: Entry): number {
   return a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0
 }
 
+/** Size of an entry for quotas: its key and its value as JSON, in UTF-8 bytes. */
+export function entryBytes (e: Entry): number {
+  return Buffer.byteLength(e.key) + (e.deleted ? 0 : Buffer.byteLength(JSON.stringify(e.value)))
+}
+
 export function bucketOf (key: string): number {
   return fnv1a(key) % BUCKETS
 }
@@ -37,9 +42,13 @@ export class LwwMap {
   private readonly entries = new Map<string, Entry>()
   private readonly buckets = new Uint32Array(BUCKETS)
   private tombstones = 0
+  private totalBytes = 0
 
   get size (): number { return this.entries.size }
   get liveSize (): number { return this.entries.size - this.tombstones }
+  get tombstoneCount (): number { return this.tombstones }
+  /** Bytes of keys and values (as JSON) held, tombstones included: what config quotas count. */
+  get bytes (): number { return this.totalBytes }
 
   get (key: string): Entry | undefined {
     return this.entries.get(key)
@@ -106,6 +115,7 @@ export class LwwMap {
     if (old !== undefined) {
       this.buckets[b] ^= fingerprint(old)
       if (old.deleted) this.tombstones--
+      this.totalBytes -= entryBytes(old)
     }
     if (next === undefined) {
       this.entries.delete(key)
@@ -113,6 +123,7 @@ export class LwwMap {
     }
     this.buckets[b] ^= fingerprint(next)
     if (next.deleted) this.tombstones++
+    this.totalBytes += entryBytes(next)
     this.entries.set(key, next)
   }
 }

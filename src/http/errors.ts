@@ -17,7 +17,12 @@ export const STATUS: Record<ErrorCode, number> = {
   MURMUR_ERR_NOT_FOUND: 404,
   MURMUR_ERR_NO_ROUTE: 404,
   MURMUR_ERR_METHOD: 405,
-  MURMUR_ERR_STORAGE: 507
+  MURMUR_ERR_STORAGE: 507,
+  MURMUR_ERR_UNAUTHORIZED: 401,
+  MURMUR_ERR_FORBIDDEN: 403,
+  MURMUR_ERR_BUSY: 503,
+  // 507 as for a full disk: the cluster's config store is full; nothing about the request is wrong.
+  MURMUR_ERR_QUOTA: 507
 }
 
 export function errorBody (err: unknown): { status: number, body: { error: { code: string, message: string } } } {

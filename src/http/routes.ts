@@ -70,6 +70,7 @@ function prometheus (agent: Agent): string {
   for (const [s, n] of Object.entries(byStatus)) lines.push(`murmur_members{status="${s}"} ${n}`)
   gauge('config_keys', 'Live config keys.', agent.config.map.liveSize)
   gauge('config_tombstones', 'Deleted keys still remembered.', agent.config.map.size - agent.config.map.liveSize)
+  gauge('config_bytes', 'Bytes of config keys and JSON values held (what --max-config-bytes counts).', agent.config.map.bytes)
   gauge('local_services', 'Services registered with this agent.', agent.localServices().length)
   gauge('gossip_bytes_in', 'Gossip payload bytes received.', agent.host.bytesIn)
   gauge('gossip_bytes_out', 'Gossip payload bytes sent.', agent.host.bytesOut)
@@ -97,7 +98,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         version: VERSION,
         startedAt: new Date(agent.startedAt).toISOString(),
         peers: agent.host.connectedPeers().length,
-        config: { keys: agent.config.map.liveSize, tombstones: agent.config.map.size - agent.config.map.liveSize },
+        config: { keys: agent.config.map.liveSize, tombstones: agent.config.map.tombstoneCount, bytes: agent.config.map.bytes },
         counters: agent.counters,
         // Open blocking queries and event streams: each holds one listener while it waits.
         watchers: agent.listenerCount('change'),

@@ -1,8 +1,11 @@
 // A small JSON HTTP server on node:http: a route table, body limits, JSON errors. The route
 // handlers live in routes.ts; `handle` is exported so tests can call it without a socket.
+import { readFileSync } from 'node:fs'
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { MurmurError } from '../core/errors.js'
+import type { Authorize } from './auth.js'
 import { errorBody } from './errors.js'
 
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -145,7 +148,14 @@ function checkJsonType (header: string | undefined): void {
   }
 }
 
-export function createHandler (routes: Route[]): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export interface HandlerOptions {
+  /** Throws a 401/403 MurmurError when the request lacks the token it needs (auth.ts). */
+  authorize?: Authorize
+  /** True for a connection accepted beyond the cap: it is answered 503 and closed. */
+  overloaded?: (socket: Socket) => boolean
+}
+
+export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     const closed = new AbortController()
     // Only a client that goes away early aborts: creating the abort reason on every normal
@@ -153,10 +163,14 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
     res.on('close', () => { if (!res.writableFinished) closed.abort() })
     let reply: Reply
     try {
+      if (opts.overloaded?.(req.socket) === true) throw new MurmurError('MURMUR_ERR_BUSY', 'the agent has too many open HTTP connections; retry later, or reuse connections')
       const url = req.url ?? '/'
       const q = url.indexOf('?')
       const path = q < 0 ? url : url.slice(0, q)
       const method = req.method ?? 'GET'
+      const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1))
+      // Before routing: without the token, not even which routes exist is told.
+      opts.authorize?.(method, req.headers, query)
       let params: Record<string, string> | undefined
       let route: Route | undefined
       let pathMatched = false
@@ -175,7 +189,7 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
       const request: Request = {
         method,
         path,
-        query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+        query,
         headers: req.headers,
         closed: closed.signal,
         raw: async () => {
@@ -202,8 +216,8 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
       reply = await route.handler(request, params)
     } catch (err) {
       const e = errorBody(err)
-      reply = { status: e.status, body: e.body }
-      if (!(await discard(req))) reply.headers = { connection: 'close' }
+      reply = { status: e.status, body: e.body, headers: ERROR_HEADERS[e.body.error.code] }
+      if (!(await discard(req))) reply.headers = { ...reply.headers, connection: 'close' }
     }
     if (res.destroyed) return
     if (reply.stream !== undefined) {
@@ -225,11 +239,66 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
   }
 }
 
-export async function listen (routes: Route[], host: string, port: number): Promise<Server> {
-  const handler = createHandler(routes)
-  const server = createServer((req, res) => { handler(req, res).catch(() => res.destroy()) })
+const ERROR_HEADERS: Record<string, Record<string, string>> = {
+  MURMUR_ERR_UNAUTHORIZED: { 'www-authenticate': 'Bearer realm="murmur"' },
+  MURMUR_ERR_BUSY: { connection: 'close', 'retry-after': '1' }
+}
+
+const IDLE_MS = 10_000
+
+/** Connections beyond the cap that still get a 503 answer; further ones are closed unanswered. */
+const OVERFLOW = 64
+
+export interface ServeOptions {
+  authorize?: HandlerOptions['authorize']
+  /** Open connections served at once. @default defaultMaxConnections() */
+  maxConnections?: number
+}
+
+/**
+ * Half the process's open-file limit, at most 1,024: however many connections clients open,
+ * the agent keeps descriptors for its peers, its data dir and its own /proc reads.
+ */
+export function defaultMaxConnections (): number {
+  let limit = 4096
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    if (m !== null) limit = Number(m[1])
+  } catch {}
+  return Math.max(16, Math.min(1024, Math.floor(limit / 2)))
+}
+
+export async function listen (routes: Route[], host: string, port: number, opts: ServeOptions = {}): Promise<Server> {
+  const cap = opts.maxConnections ?? defaultMaxConnections()
+  let open = 0
+  const over = new WeakSet<Socket>()
+  const handler = createHandler(routes, { authorize: opts.authorize, overloaded: s => over.has(s) })
+  // A connection that has not sent a request within this time is closed: idle connections hold
+  // file descriptors. (Node's headersTimeout only starts with the first byte.)
+  const silent = new WeakMap<Socket, NodeJS.Timeout>()
+  // Timeouts are checked every second (Node's default is 30 s), so they hold as stated.
+  const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+    clearTimeout(silent.get(req.socket))
+    handler(req, res).catch(() => res.destroy())
+  })
+  // Node closes connections beyond maxConnections as soon as they are accepted; the OVERFLOW
+  // below it are told why (503) and given two seconds to ask.
+  server.maxConnections = cap + OVERFLOW
+  server.prependListener('connection', (socket: Socket) => {
+    open++
+    const t = setTimeout(() => socket.destroy(), IDLE_MS)
+    silent.set(socket, t)
+    socket.once('close', () => { open--; clearTimeout(t) })
+    if (open > cap) {
+      over.add(socket)
+      socket.setTimeout(2000, () => socket.destroy())
+    }
+  })
+  // Between requests, and while a client sends its headers, the same bound applies. (Long polls
+  // and event streams are responses in progress, not idle.)
   server.on('clientError', answerClientError)
-  server.keepAliveTimeout = 65_000
+  server.keepAliveTimeout = IDLE_MS
+  server.headersTimeout = IDLE_MS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => { server.off('error', reject); resolve() })

@@ -30,3 +30,8 @@ export function parseJoin (s: string): Multiaddr {
   }
   return hostPortToMultiaddr(parseHostPort(s, '--join'))
 }
+
+/** True for addresses only this host can reach (127.0.0.0/8, ::1, localhost). */
+export function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}

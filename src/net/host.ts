@@ -2,17 +2,19 @@
 // only this class: publish/subscribe on the cluster's topics, connection events, and a stream
 // protocol for anti-entropy.
 import '../polyfill.js'
-import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
+import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { EventEmitter } from 'node:events'
+import type { AddressCheck } from './allow.js'
 import { MAX_MESSAGE_BYTES } from './codec.js'
 
 export interface HostOptions {
@@ -22,6 +24,14 @@ export interface HostOptions {
   mdns: boolean
   /** mDNS query interval, ms. @default 5000 */
   mdnsIntervalMs?: number
+  /** Cluster key (pnet swarm key file bytes): only peers with the same key complete a connection. @default none */
+  psk?: Uint8Array
+  /** Peer addresses allowed; connections from or dials to others are refused. @default any */
+  allow?: AddressCheck
+  /** Whether to take (and relay) a gossip message from `author` on `topic`; false drops it. @default always */
+  admit?: (topic: string, author: string) => boolean
+  /** Called for each connection or dial refused by `allow`. */
+  denied?: (addr: string) => void
 }
 
 export interface HostEvents {
@@ -60,6 +70,22 @@ const DECODE_LIMITS = {
   maxPeerInfos: 16
 }
 
+/** The IP address of a multiaddr, if it has one. */
+function ipOf (ma: Multiaddr): string | undefined {
+  return ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+}
+
+/** libp2p's connection gater for --allow: no dial to, and no connection from, elsewhere. */
+function gater (allow: AddressCheck, denied?: (addr: string) => void): { denyDialMultiaddr: (ma: Multiaddr) => boolean, denyInboundConnection: (c: { remoteAddr: Multiaddr }) => boolean } {
+  const deny = (ma: Multiaddr): boolean => {
+    const ip = ipOf(ma)
+    if (ip !== undefined && allow(ip)) return false
+    denied?.(ma.toString())
+    return true
+  }
+  return { denyDialMultiaddr: deny, denyInboundConnection: c => deny(c.remoteAddr) }
+}
+
 export class Host extends EventEmitter<HostEvents> {
   bytesIn = 0
   bytesOut = 0
@@ -79,6 +105,10 @@ export class Host extends EventEmitter<HostEvents> {
         ? [mdns({ serviceTag: `_murmur-${opts.cluster}._udp.local`, interval: opts.mdnsIntervalMs ?? 5000 })]
         : [],
       connectionManager: { maxConnections: 300, dialTimeout: 5000 },
+      // The pre-shared key wraps the raw TCP stream before Noise: a peer without it is cut
+      // off at the first bytes, before any libp2p protocol runs.
+      ...(opts.psk !== undefined ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
+      ...(opts.allow !== undefined ? { connectionGater: gater(opts.allow, opts.denied) } : {}),
       services: {
         identify: identify(),
         pubsub: gossipsub({
@@ -109,6 +139,15 @@ export class Host extends EventEmitter<HostEvents> {
     }) as unknown as Node
     const host = new Host(node, opts.cluster)
     host.wire()
+    const admit = opts.admit
+    if (admit !== undefined) {
+      // A validator runs before a message is delivered or relayed: Ignore drops it without
+      // forwarding it and without penalising the relay that passed it on (it may be honest).
+      for (const topic of [t.members, t.config]) {
+        node.services.pubsub.topicValidators.set(topic, (_relay, msg) =>
+          msg.type !== 'signed' || admit(topic, msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore)
+      }
+    }
     await node.start()
     node.services.pubsub.subscribe(t.members)
     node.services.pubsub.subscribe(t.config)

@@ -43,6 +43,8 @@ export interface AgentSpec {
   httpPort?: number
   extra?: string[]
   env?: Record<string, string>
+  /** Command the agent runs under, e.g. ['prlimit', '--nofile=128', '--']. */
+  wrap?: string[]
 }
 
 export class AgentProc {
@@ -61,13 +63,13 @@ export class AgentProc {
     return await this.req<T>('GET', path)
   }
 
-  async req<T = any> (method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number, body: T, headers: Headers }> {
+  async req<T = any> (method: string, path: string, body?: unknown, raw?: string, headers?: Record<string, string>): Promise<{ status: number, body: T, headers: Headers }> {
     const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body))
     const res = await fetch(`http://${this.http}${path}`, {
       method,
       body: payload,
       // JSON bodies must say so (fetch would label a string body text/plain).
-      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       signal: AbortSignal.timeout(15_000)
     })
     const text = await res.text()
@@ -100,14 +102,16 @@ export class Cluster {
       ...(spec.dataDir !== undefined ? ['--data-dir', spec.dataDir] : []),
       ...(spec.extra ?? [])
     ]
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...spec.env } })
+    const wrap = spec.wrap ?? []
+    const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...spec.env } })
     const a = new AgentProc(spec, `127.0.0.1:${httpPort}`, `127.0.0.1:${listenPort}`, proc)
     this.agents.push(a)
     const exited = a.exited.then(code => { throw new Error(`agent ${spec.name} exited with ${code}:\n${a.output}`) })
     await Promise.race([
       exited,
       // Generous: on a loaded 2-core machine loading libp2p alone can take tens of seconds.
-      waitFor(`agent ${spec.name} to serve HTTP`, async () => (await a.get('/v1/agent/self')).status === 200, 90_000)
+      // 401: serving, behind a read token.
+      waitFor(`agent ${spec.name} to serve HTTP`, async () => [200, 401].includes((await a.get('/v1/agent/self')).status), 90_000)
     ])
     exited.catch(() => {})
     return a
