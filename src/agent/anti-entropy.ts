@@ -25,8 +25,8 @@ export interface AntiEntropyDeps {
   replica: ConfigReplica
   /** The topic config deltas are published on. */
   topic: string
-  /** Live members to pick a sync partner from: [id, addrs]. */
-  peers: () => Array<[string, readonly string[]]>
+  /** A random live member to sync with: [id, addrs]. */
+  randomPeer: () => [string, readonly string[]] | undefined
   /** A sync round with `peer` completed (a reply was received or sent). */
   synced?: (peer: string, received: number) => void
   /** Entries a gossip delta applied (for logs). */
@@ -67,11 +67,8 @@ export class AntiEntropy {
   private loop (): void {
     if (this.stopped) return
     this.timer = this.deps.clock.timer(this.intervalMs * (0.8 + 0.4 * this.deps.rng()), () => {
-      const peers = this.deps.peers()
-      if (peers.length > 0) {
-        const [id, addrs] = peers[Math.floor(this.deps.rng() * peers.length)]
-        this.syncWith(id, addrs)
-      }
+      const peer = this.deps.randomPeer()
+      if (peer !== undefined) this.syncWith(peer[0], peer[1])
       this.loop()
     })
   }

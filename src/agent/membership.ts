@@ -84,7 +84,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private readonly onMessage = (channel: string, from: string, data: Uint8Array): void => {
     if (channel !== 'swim' || this.stopped) return
-    this.perform(this.swim.handle(from, decode(data), this.deps.clock.now()))
+    const now = this.deps.clock.now()
+    this.checkStall(now)
+    this.perform(this.swim.handle(from, decode(data), now))
   }
 
   /** A connection we opened to a peer we do not know yet (a contact, a discovered agent): exchange state. */
@@ -95,7 +97,22 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   private readonly onDown = (peer: string): void => {
     if (this.stopped) return
-    this.perform(this.swim.connectionLost(peer, this.deps.clock.now()))
+    const now = this.deps.clock.now()
+    this.checkStall(now)
+    this.perform(this.swim.connectionLost(peer, now))
+  }
+
+  /**
+   * A message can be handled before our overdue timer gets to run (both were queued while the
+   * process was stopped): judge the stall by the timer's lateness first, or the first message
+   * would find every probe in flight timed out.
+   */
+  private checkStall (now: number): void {
+    const late = now - this.timerAt
+    if (late > this.opts.stallMs) {
+      this.timerAt = now
+      this.perform(this.swim.stalled(late, now))
+    }
   }
 
   private readonly onTimer = (): void => {

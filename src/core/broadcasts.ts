@@ -38,7 +38,16 @@ export class BroadcastQueue {
    */
   take (budget: number, limit: number): Uint8Array[] {
     if (this.items.size === 0) return []
-    const sorted = [...this.items.values()].sort((a, b) => a.transmits - b.transmits || b.order - a.order)
+    // Few items (the usual case): sort them all. Many (a burst of joins): only the items
+    // with the fewest transmissions are candidates, found in one pass.
+    let pool = [...this.items.values()]
+    if (pool.length > 64) {
+      let least = Number.POSITIVE_INFINITY
+      for (const it of pool) if (it.transmits < least) least = it.transmits
+      const few = pool.filter(it => it.transmits === least)
+      pool = few.length >= 8 ? few : pool
+    }
+    const sorted = pool.sort((a, b) => a.transmits - b.transmits || b.order - a.order)
     const out: Uint8Array[] = []
     let used = 0
     for (const it of sorted) {

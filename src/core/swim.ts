@@ -140,6 +140,12 @@ export class Swim {
     return out.sort((a, b) => (a.hb.name < b.hb.name ? -1 : a.hb.name > b.hb.name ? 1 : 0))
   }
 
+  /** A random live member other than this agent, in O(1): a partner for anti-entropy. */
+  randomPeer (): Member | undefined {
+    const r = this.randomMembers(1, new Set([this.selfId]), 'alive')[0]
+    return r === undefined ? undefined : this.get(r.rec.id)
+  }
+
   signedRecord (id: string): SignedRecord | undefined {
     return this.rows.get(id)?.signed
   }
@@ -409,7 +415,7 @@ export class Swim {
    * A signed record. Newer than ours: verified (once per member and version), stored, spread
    * on (`rebroadcast`), and it refutes any accusation made against an older version.
    */
-  private acceptRecord (from: string, signed: SignedRecord, now: number, rebroadcast: boolean): { row?: Row, fresh: boolean, out: Effect[] } {
+  private acceptRecord (from: string, signed: SignedRecord, now: number, rebroadcast: boolean, failedAt?: Version): { row?: Row, fresh: boolean, out: Effect[] } {
     const rec = this.deps.records.decode(signed.body)
     if (rec === undefined) return { fresh: false, out: [{ kind: 'rejected', from }] }
     const r = this.rows.get(rec.id)
@@ -428,9 +434,12 @@ export class Swim {
         this.refused.add(`${rec.id}/${rec.generation}/${rec.counter}`)
         return { fresh: false, out }
       }
-      const row = this.newRow(rec, signed, rec.status === 'left' ? 'left' : 'alive', now)
+      // A member we never saw, relayed as failed: list it failed, never alive and passing.
+      const status = rec.status === 'left' ? 'left' : failedAt !== undefined && cmp(failedAt, versionOf(rec)) >= 0 ? 'failed' : 'alive'
+      const row = this.newRow(rec, signed, status, now)
+      if (status === 'failed') row.sv = failedAt as Version
       this.addRow(row)
-      if (row.status !== 'left') this.live++
+      if (row.status === 'alive') this.live++
       // A newcomer goes into the probe list at a random place (memberlist does the same).
       const at = this.probeIndex + Math.floor(this.deps.rng() * (this.probeList.length - this.probeIndex + 1))
       this.probeList.push(rec.id)
@@ -506,28 +515,19 @@ export class Swim {
       if (!isStateEntry(e)) { out.push({ kind: 'rejected', from }); continue }
       const [body, sig, st, g, c] = e
       // Only the peer's own record is spread on: relaying everyone's would flood on each join.
-      const got = this.acceptRecord(from, { body, sig }, now, false)
+      const v: Version = [g, c]
+      const got = this.acceptRecord(from, { body, sig }, now, false, st === ST_FAILED ? v : undefined)
       out.push(...got.out)
       const r = got.row
       if (r === undefined) continue
       if (r.rec.id === from && got.out.length > 0) this.queueAlive(r)
-      if (st === ST_ALIVE || r.status === 'left') continue
-      const v: Version = [g, c]
-      if (got.fresh && st === ST_FAILED) {
-        // A member we never saw, relayed as failed: list it failed, never alive and passing.
-        out.push(...this.setStatus(r, 'failed', v, now))
-      } else if (st === ST_FAILED || st === ST_SUSPECT) {
+      if (st === ST_ALIVE || got.fresh || r.status === 'left' || r.status === 'failed') continue
+      if (st === ST_FAILED || st === ST_SUSPECT) {
         // Someone saw it fail or suspects it: suspect it here too, and let it refute if alive.
         out.push(...this.suspect(r, v, from, now))
       }
     }
     return out
-  }
-
-  private setStatus (r: Row, to: 'failed', v: Version, now: number): Effect[] {
-    r.sv = v
-    r.suspicion = undefined
-    return this.move(r, to, now)
   }
 
   private move (r: Row, to: MemberStatus, now: number): Effect[] {

@@ -129,10 +129,9 @@ export async function buildAgents (net: MemoryNetwork, n: number, seed: number, 
       rng,
       replica: agent.replica,
       topic: 'config',
-      peers: () => {
-        const out: Array<[string, readonly string[]]> = []
-        for (const m of membership.members()) if (m.status === 'alive' && m.hb.id !== id) out.push([m.hb.id, m.hb.addrs])
-        return out
+      randomPeer: () => {
+        const m = membership.swim.randomPeer()
+        return m === undefined ? undefined : [m.hb.id, m.hb.addrs]
       }
     }, antiEntropyMs)
     membership.on('transition', t => {
@@ -203,14 +202,12 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   // N simultaneous joins: agent 0 starts, then every other within 100 ms joins it.
   for (const a of agents) net.schedule(a.index === 0 ? 0 : 1 + net.rng() * 100, () => startAgent(net, a, agents[0]))
 
-  const windowStart = S / 3
-  const windowEnd = S * 0.6
-  await net.run(windowStart)
-  const before = agents.map(a => ({ ...a.node.counters }))
-
-  // Config writes every 2 s from random agents, through the window and on.
+  // Cost is measured in the steady window, after the join burst has died down.
+  const windowStart = S / 2
+  const windowEnd = S * 0.75
+  // Config writes every 2 s from random agents, from the first quarter on.
   let writesDone = 0
-  for (let t = windowStart; t < S - 5000; t += 2000) {
+  for (let t = S / 4; t < S - 5000; t += 2000) {
     net.schedule(t - net.now, () => {
       const live = agents.filter(a => !a.node.crashed)
       const w = live[Math.floor(net.rng() * live.length)]
@@ -220,13 +217,15 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
       net.hold(w.replica.set(key, { n: writesDone }).then(e => w.antiEntropy.publish([e])))
     })
   }
+  await net.run(windowStart)
+  const before = agents.map(a => ({ ...a.node.counters }))
   await net.run(windowEnd)
   const after = agents.map(a => ({ ...a.node.counters }))
 
-  // Crashes, one after another, in the last part of the run.
+  // Crashes, one after another, in the last part of the run, the last 10 s before the end.
   const crashes = Math.min(o.crashes ?? 3, Math.max(0, n - 2))
   for (let k = 0; k < crashes; k++) {
-    const at = windowEnd + (S - windowEnd) * k / (crashes + 1)
+    const at = windowEnd + Math.max(0, S - 10_000 - windowEnd) * k / crashes
     net.schedule(at - net.now, () => {
       const candidates = agents.filter(a => a.index !== 0 && !a.node.crashed)
       const victim = candidates[Math.floor(net.rng() * candidates.length)]
