@@ -38,6 +38,8 @@ export interface SwimOptions {
   syncIntervalMs: number
   /** A timer that fires this much late means this agent was stalled (SIGSTOP, starvation). @default 500 */
   stallMs: number
+  /** Every interval, a push-pull with one random failed member, in case it is back. @default 10000 */
+  reconnectIntervalMs: number
   /** Time a failed or left member is kept before it is forgotten. @default 3_600_000 */
   reapMs: number
 }
@@ -56,6 +58,7 @@ export const SWIM_DEFAULTS: SwimOptions = {
   awarenessMax: 8,
   syncIntervalMs: 1000,
   stallMs: 500,
+  reconnectIntervalMs: 10_000,
   reapMs: 3_600_000
 }
 

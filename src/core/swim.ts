@@ -110,6 +110,9 @@ export class Swim {
   private readonly self: Row
   /** Rows under suspicion, so timers need not scan the whole table. */
   private readonly suspects = new Set<Row>()
+  /** Failed rows: candidates for a reconnect attempt (a healed partition, a resumed process). */
+  private readonly failed = new Set<Row>()
+  private nextReconnectAt: number
   /** Member ids in an array, for O(1) random picks. */
   private readonly ids: string[] = []
   private readonly idIndex = new Map<string, number>()
@@ -122,6 +125,7 @@ export class Swim {
     this.nextGossipAt = now + opts.gossipIntervalMs
     this.nextSyncAt = now + opts.syncIntervalMs * (0.5 + deps.rng())
     this.nextReapAt = now + 10_000
+    this.nextReconnectAt = now + opts.reconnectIntervalMs
   }
 
   get selfId (): string { return this.self.rec.id }
@@ -206,7 +210,7 @@ export class Swim {
 
   /** The earliest time `tick` has something to do. */
   nextDeadline (): number {
-    let t = Math.min(this.nextProbeAt, this.nextSyncAt, this.nextReapAt)
+    let t = Math.min(this.nextProbeAt, this.nextSyncAt, this.nextReapAt, this.nextReconnectAt)
     if (this.broadcasts.size > 0) t = Math.min(t, this.nextGossipAt)
     for (const p of this.probes.values()) t = Math.min(t, p.indirect ? p.endAt : p.ackBy)
     for (const r of this.relays.values()) t = Math.min(t, r.nackAt)
@@ -243,6 +247,15 @@ export class Swim {
       this.nextSyncAt = now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng())
       const peer = this.randomMembers(1, new Set([this.selfId]))[0]
       if (peer !== undefined) out.push({ kind: 'send', to: peer.rec.id, addrs: peer.rec.addrs, packet: { t: 'dig', h: new Uint8Array(this.digest.slice().buffer) } })
+    }
+    if (now >= this.nextReconnectAt) {
+      // Serf's reconnect: a failed member may be back (a healed partition, a resumed process);
+      // a push-pull with it makes it refute, and brings both sides' news across.
+      this.nextReconnectAt = now + this.opts.reconnectIntervalMs * (0.8 + 0.4 * this.deps.rng())
+      if (this.failed.size > 0) {
+        const pick = [...this.failed][Math.floor(this.deps.rng() * this.failed.size)]
+        out.push({ kind: 'send', to: pick.rec.id, addrs: pick.rec.addrs, packet: { t: 'pp', e: this.fullState(), r: true } })
+      }
     }
     if (now >= this.nextReapAt) {
       this.nextReapAt = now + 10_000
@@ -543,6 +556,8 @@ export class Swim {
     if (to !== 'suspect') r.suspicion = undefined
     if (from === 'suspect') this.suspects.delete(r)
     if (to === 'suspect') this.suspects.add(r)
+    if (from === 'failed') this.failed.delete(r)
+    if (to === 'failed') this.failed.add(r)
     this.bucketXor(r)
     return [{ kind: 'transition', t: { id: r.rec.id, name: r.rec.name, from, to } }]
   }
@@ -563,6 +578,7 @@ export class Swim {
     if (r.status === 'alive' || r.status === 'suspect') this.live--
     this.rows.delete(r.rec.id)
     this.suspects.delete(r)
+    this.failed.delete(r)
     const i = this.idIndex.get(r.rec.id) as number
     const last = this.ids.pop() as string
     if (last !== r.rec.id) { this.ids[i] = last; this.idIndex.set(last, i) }
@@ -571,6 +587,7 @@ export class Swim {
 
   private addRow (r: Row): void {
     this.rows.set(r.rec.id, r)
+    if (r.status === 'failed') this.failed.add(r)
     this.idIndex.set(r.rec.id, this.ids.length)
     this.ids.push(r.rec.id)
     this.bucketXor(r)
