@@ -113,6 +113,8 @@ export class Swim {
   /** Failed rows: candidates for a reconnect attempt (a healed partition, a resumed process). */
   private readonly failed = new Set<Row>()
   private nextReconnectAt: number
+  /** Member ids by name, for the name-ownership rule. */
+  private readonly names = new Map<string, Set<string>>()
   /** Member ids in an array, for O(1) random picks. */
   private readonly ids: string[] = []
   private readonly idIndex = new Map<string, number>()
@@ -485,8 +487,9 @@ export class Swim {
    * addresses), or when the old one is failed or left; otherwise it is refused and told why.
    */
   private nameOwner (rec: Heartbeat, now: number, out: Effect[]): 'accept' | 'refuse' {
-    for (const old of this.rows.values()) {
-      if (old.rec.name !== rec.name || old.rec.id === rec.id) continue
+    for (const oldId of this.names.get(rec.name) ?? []) {
+      const old = this.rows.get(oldId) as Row
+      if (old.rec.id === rec.id) continue
       const gone = old.status === 'failed' || old.status === 'left'
       const sameHost = old.rec.address === rec.address && old.rec.addrs.some(a => rec.addrs.includes(a))
       if (old !== this.self && (gone || (sameHost && rec.generation > old.rec.generation))) {
@@ -583,6 +586,9 @@ export class Swim {
     const last = this.ids.pop() as string
     if (last !== r.rec.id) { this.ids[i] = last; this.idIndex.set(last, i) }
     this.idIndex.delete(r.rec.id)
+    const named = this.names.get(r.rec.name)
+    named?.delete(r.rec.id)
+    if (named?.size === 0) this.names.delete(r.rec.name)
   }
 
   private addRow (r: Row): void {
@@ -590,6 +596,9 @@ export class Swim {
     if (r.status === 'failed') this.failed.add(r)
     this.idIndex.set(r.rec.id, this.ids.length)
     this.ids.push(r.rec.id)
+    const named = this.names.get(r.rec.name) ?? new Set<string>()
+    named.add(r.rec.id)
+    this.names.set(r.rec.name, named)
     this.bucketXor(r)
   }
 
@@ -707,6 +716,11 @@ export class Swim {
 
   private setRecord (r: Row, rec: Heartbeat, signed: SignedRecord): void {
     this.bucketXor(r)
+    if (rec.name !== r.rec.name) {
+      // Same peer id, new name (a data dir reused under another --node).
+      this.names.get(r.rec.name)?.delete(r.rec.id)
+      this.names.set(rec.name, (this.names.get(rec.name) ?? new Set<string>()).add(rec.id))
+    }
     r.rec = rec
     r.signed = signed
     this.bucketXor(r)
