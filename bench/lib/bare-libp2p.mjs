@@ -11,10 +11,10 @@ if (typeof Promise.withResolvers !== 'function') {
 }
 const { createLibp2p } = await import('libp2p')
 const { tcp } = await import('@libp2p/tcp')
-const { noise } = await import('@chainsafe/libp2p-noise')
-const { yamux } = await import('@chainsafe/libp2p-yamux')
+const { noise } = await import('@libp2p/noise')
+const { yamux } = await import('@libp2p/yamux')
 const { identify } = await import('@libp2p/identify')
-const { gossipsub } = await import('@chainsafe/libp2p-gossipsub')
+const { gossipsub } = await import('@libp2p/gossipsub')
 
 const [host, port] = (process.argv[2] ?? '127.0.0.1:0').split(':')
 const node = await createLibp2p({

@@ -2,13 +2,13 @@
 // only this class: publish/subscribe on the cluster's topics, connection events, and a stream
 // protocol for anti-entropy.
 import '../polyfill.js'
-import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub, StrictSign, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import { mdns } from '@libp2p/mdns'
-import { tcp } from '@libp2p/tcp'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
@@ -50,7 +50,24 @@ export function topics (cluster: string): { config: string, messages: string } {
   }
 }
 
-type Node = Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>>, identify: unknown }>
+type Node = Libp2p<{ pubsub: GossipSub, identify: unknown }>
+
+/**
+ * Bounds on what one gossipsub RPC may carry, checked while decoding, before anything is
+ * allocated for it (the library's defaults allow 5,000 of each). A peer of this cluster
+ * subscribes to two topics and sends a few control entries per topic per heartbeat; message id
+ * lists keep the protocol's own caps, since an honest IHAVE may carry that many and an RPC over
+ * any limit is dropped whole, messages included.
+ */
+const DECODE_LIMITS = {
+  maxSubscriptions: 16,
+  maxMessages: 1000,
+  maxControlMessages: 64,
+  maxIhaveMessageIDs: 5000,
+  maxIwantMessageIDs: 5000,
+  maxIdontwantMessageIDs: 512,
+  maxPeerInfos: 16
+}
 
 export class Host extends EventEmitter<HostEvents> {
   bytesIn = 0
@@ -60,6 +77,7 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   static async start (opts: HostOptions): Promise<Host> {
+    const t = topics(opts.cluster)
     const node = await createLibp2p({
       privateKey: opts.privateKey,
       addresses: { listen: [opts.listen.toString()] },
@@ -73,6 +91,14 @@ export class Host extends EventEmitter<HostEvents> {
       services: {
         identify: identify(),
         pubsub: gossipsub({
+          // Every message carries its author's signature (the library's default, stated here:
+          // a config delta is accepted as its author's).
+          globalSignaturePolicy: StrictSign,
+          // Only this cluster's topics are tracked or relayed: a peer subscribing to any other
+          // name costs nothing (GHSA-4f8r-922h-2vgv), and a small per-peer budget bounds the rest.
+          allowedTopics: [t.config],
+          maxTopicBytesPerPeer: 16 * 1024,
+          decodeRpcLimits: DECODE_LIMITS,
           allowPublishToZeroTopicPeers: true,
           emitSelf: false,
           // Flood our own messages to every subscribed peer: for a few dozen agents this is
@@ -96,7 +122,6 @@ export class Host extends EventEmitter<HostEvents> {
     const host = new Host(node, opts.cluster)
     host.wire()
     await node.start()
-    const t = topics(opts.cluster)
     node.services.pubsub.subscribe(t.config)
     return host
   }
@@ -141,7 +166,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Accept message streams from peers (one long-lived stream per peer and direction). */
   async handleMessages (handler: StreamHandler): Promise<void> {
-    await this.node.handle(topics(this.cluster).messages, ({ stream, connection }) => {
+    await this.node.handle(topics(this.cluster).messages, (stream, connection) => {
       handler(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
   }
@@ -161,9 +186,8 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   private wire (): void {
-    const pubsub = this.node.services.pubsub as unknown as EventTarget
-    pubsub.addEventListener('gossipsub:message', (evt) => {
-      const { msg } = (evt as CustomEvent<GossipsubEvents['gossipsub:message']['detail']>).detail
+    this.node.services.pubsub.addEventListener('gossipsub:message', (evt) => {
+      const { msg } = evt.detail
       if (msg.type !== 'signed') return
       this.bytesIn += msg.data.byteLength
       this.emit('message', msg.topic, msg.from.toString(), msg.data)
@@ -175,7 +199,7 @@ export class Host extends EventEmitter<HostEvents> {
       const { id, multiaddrs } = evt.detail
       if (this.isConnected(id.toString()) || id.equals(this.node.peerId)) return
       this.emit('discovered', id.toString())
-      // libp2p 2 does not dial discovered peers by itself. Both sides discover each other at
+      // libp2p (2 and 3) does not dial discovered peers by itself. Both sides discover each other at
       // once; only the lower id dials, so the pair ends with one connection (see agent.ts).
       if (id.toString() < this.peerId) this.node.dial(multiaddrs.length > 0 ? multiaddrs : id).catch(() => {})
     })

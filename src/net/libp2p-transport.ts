@@ -5,7 +5,7 @@
 // are gossipsub messages on the cluster's config topic.
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
-import { lpStream } from 'it-length-prefixed-stream'
+import { lpStream } from '@libp2p/utils'
 import { MAX_MESSAGE_BYTES } from './codec.js'
 import type { Host } from './host.js'
 import type { Channel, Transport, TransportEvents } from './transport.js'
