@@ -22,6 +22,7 @@ import { nextGeneration } from '../store/generation.js'
 import { loadOrCreateKey } from '../store/identity.js'
 import { loadServices } from '../store/services.js'
 import { AntiEntropy } from './anti-entropy.js'
+import type { AgentApi } from './api.js'
 import { ChangeIndex, type ChangeKind } from './change-index.js'
 import { ConfigReplica } from './config-replica.js'
 import { Joiner } from './joiner.js'
@@ -41,7 +42,7 @@ export interface AgentEvents {
   change: [index: number, kind: ChangeKind, key?: string]
 }
 
-export class Agent extends EventEmitter<AgentEvents> {
+export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private readonly own = {
     memberSuspect: 0,
     memberFailed: 0,

@@ -1,5 +1,5 @@
 // The sidecar API (README "Sidecar API" documents every route).
-import type { Agent } from '../agent/agent.js'
+import type { AgentApi as Agent } from '../agent/api.js'
 import { checkKey } from '../core/config.js'
 import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
