@@ -24,7 +24,7 @@ export interface MembershipDeps {
 }
 
 /** Lateness of our own timers that counts against local health (event-loop delay). */
-const SLOW_MS = 100
+const SLOW_MS = 250
 
 export class Membership extends EventEmitter<MembershipEvents> {
   readonly swim: Swim
@@ -32,6 +32,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   rejected = 0
   private timer: Timer | undefined
   private retry: Timer | undefined
+  private slowAt = Number.NEGATIVE_INFINITY
   private timerAt = Number.POSITIVE_INFINITY
   private stopped = false
 
@@ -122,7 +123,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const late = now - this.timerAt
     this.timerAt = Number.POSITIVE_INFINITY
     if (late > this.opts.stallMs) this.perform(this.swim.stalled(late, now))
-    else if (late > SLOW_MS) this.swim.slow()
+    else if (late > SLOW_MS && now - this.slowAt >= this.opts.probeIntervalMs) {
+      this.slowAt = now
+      this.swim.slow()
+    }
     this.perform(this.swim.tick(now))
   }
 

@@ -36,7 +36,11 @@ export interface SwimOptions {
    * message per period. @default 1000
    */
   syncIntervalMs: number
-  /** A timer that fires this much late means this agent was stalled (SIGSTOP, starvation). @default 500 */
+  /**
+   * A timer that fires this much late means this agent was stalled (SIGSTOP, a long pause):
+   * its deadlines are extended by the stall. Smaller lateness (a busy host) only raises the
+   * local health score, at most once per probe interval. @default 2000
+   */
   stallMs: number
   /** Every interval, a push-pull with one random failed member, in case it is back. @default 10000 */
   reconnectIntervalMs: number
@@ -57,7 +61,7 @@ export const SWIM_DEFAULTS: SwimOptions = {
   packetBudget: 1400,
   awarenessMax: 8,
   syncIntervalMs: 1000,
-  stallMs: 500,
+  stallMs: 2000,
   reconnectIntervalMs: 10_000,
   reapMs: 3_600_000
 }

@@ -192,17 +192,17 @@ export class Swim {
 
   /**
    * This agent's timers ran `lateMs` late: it was stalled (SIGSTOP, CPU starvation, a long
-   * GC). Lifeguard: its own health is suspect, not its peers'. Worsen the local health score,
-   * drop the probes in flight (their silence is ours), and push every deadline back by the
-   * stall, so that no suspicion matures on time this agent did not see.
+   * GC). Lifeguard: its own health is suspect, not its peers'. Worsen the local health score
+   * and push every deadline in flight (probes, relays, suspicions) back by the stall, so that
+   * nothing times out on time this agent did not see; acks that arrived meanwhile still count.
    */
   stalled (lateMs: number, now: number): Effect[] {
     this.awareness.apply(this.opts.awarenessMax)
-    this.probes.clear()
-    this.relays.clear()
+    for (const p of this.probes.values()) { p.ackBy += lateMs; p.endAt += lateMs }
+    for (const r of this.relays.values()) r.nackAt += lateMs
     for (const r of this.suspects) if (r.suspicion !== undefined) r.suspicion = r.suspicion.shift(lateMs)
     this.nextProbeAt = Math.max(this.nextProbeAt, now + this.opts.probeIntervalMs)
-    return [{ kind: 'note', level: 'warn', what: 'timers ran late: this agent was stalled; probes dropped, suspicions extended', fields: { lateMs: Math.round(lateMs) } }]
+    return [{ kind: 'note', level: 'warn', what: 'timers ran late: this agent was stalled; its deadlines are extended by the stall', fields: { lateMs: Math.round(lateMs) } }]
   }
 
   /** A timer ran a little late (event-loop delay): count it against local health. */
