@@ -174,6 +174,18 @@ export class MemoryNetwork {
         }
       }
     }
+    // Like gossipsub's heartbeat, graft live peers in place of crashed ones.
+    const live = node.mesh.filter(n => !n.crashed)
+    if (live.length < this.fanout) {
+      const all = [...this.nodes.values()]
+      for (let draws = 0; live.length < this.fanout && draws < 32; draws++) {
+        const b = all[Math.floor(this.rng() * all.length)]
+        if (b === node || b.crashed || live.includes(b)) continue
+        live.push(b)
+        b.mesh.push(node)
+      }
+      node.mesh.splice(0, node.mesh.length, ...live)
+    }
     return node.mesh
   }
 }
