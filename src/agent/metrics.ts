@@ -10,8 +10,12 @@ const REFRESH_MS = 30_000
 const MOVED = 0.1
 const MiB = 2 ** 20
 
-/** Values below these floors count as equal for the 10 % rule (idle noise is not news). */
-const FLOORS: Partial<Record<keyof Metrics, number>> = { cpu: 0.05, load1: 0.2, rss: 16 * MiB, memFree: 64 * MiB }
+/**
+ * The 10 % rule is relative to at least these values, so idle noise is not news: a change of
+ * less than 0.05 of a core, 0.1 of load, 8 MiB of RSS or 32 MiB of free memory waits for the
+ * 30 s refresh.
+ */
+const FLOORS: Partial<Record<keyof Metrics, number>> = { cpu: 0.5, load1: 1, rss: 80 * MiB, memFree: 320 * MiB }
 
 export function roundMetrics (m: Metrics): Metrics {
   return {
