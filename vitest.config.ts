@@ -6,7 +6,7 @@ export default defineConfig({
     globalSetup: ['./test/global-setup.ts'],
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
-    hookTimeout: 60_000,
+    hookTimeout: 180_000,
     // Integration files start real processes; two cores cannot run many at once.
     maxWorkers: 2,
     minWorkers: 1

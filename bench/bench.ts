@@ -10,7 +10,7 @@
 //   npm run bench -- --murmur-args='--suspicion-ms 1000'   extra flags for every murmur agent
 //   npm run bench -- --only=propagation --n=10               other cluster sizes for propagation
 //
-// Scenarios: memory, sidecar, mdns, propagation, failure, soak, late (bench/lib/scenarios.ts).
+// Scenarios: digest, control (the control loop's round, computed; also `npx tsx bench/control.ts`), memory, sidecar, mdns, propagation, failure, soak, late (bench/lib/scenarios.ts).
 // As root, agents run in network namespaces of the lab (test/lab/netns.ts): one namespace per
 // agent on a private bridge, 198.18.x.y addresses, ports 7400/7401 (murmur) and 7946/7373 (serf);
 // without root they run on 127.0.0.1 with free ports and --no-mdns, and the scenarios that need

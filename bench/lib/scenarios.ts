@@ -9,6 +9,7 @@ import autocannon from 'autocannon'
 import { LwwMap } from '../../src/core/lww.js'
 import { encode } from '../../src/net/codec.js'
 import { cpuPercent, median, pct, rssMiB, sleep, type Row } from './common.js'
+import { controlPropagation, controlRound } from './control.js'
 import { LoopNet, makeNet, type Net, type Proc } from './net.js'
 import { MurmurSystem, SerfSystem, which, type SysAgent, type System, type SystemKind } from './systems.js'
 
@@ -466,7 +467,12 @@ export async function sidecar (ctx: Ctx): Promise<Row[]> {
       // Three instances of 'web' and one config value to read.
       for (let i = 1; i <= 3; i++) await a.req('PUT', '/v1/agent/services', { name: 'web', id: `web-${i}`, port: 8080 + i, tags: ['v1', `i${i}`], meta: { zone: 'a' } })
       await a.req('PUT', '/v1/config/app/db.url', 'postgres://db:5432/app')
-      for (const [label, path] of [['GET /v1/services/:name', '/v1/services/web'], ['GET /v1/config/:key', '/v1/config/app/db.url']]) {
+      // The same reads through the native routes and the Consul-compatible ones.
+      const reads = [
+        ['GET /v1/services/:name', '/v1/services/web'], ['GET /v1/health/service/:name (Consul)', '/v1/health/service/web'],
+        ['GET /v1/config/:key', '/v1/config/app/db.url'], ['GET /v1/kv/:key (Consul)', '/v1/kv/app/db.url']
+      ]
+      for (const [label, path] of reads) {
         const body = JSON.stringify((await a.req('GET', path)).body)
         const [port] = await net.ports()
         const bare = net.spawn(net.hosts[1], 'bare-http', [process.execPath, BARE_HTTP, `127.0.0.1:${port}`, Buffer.from(body).toString('base64')])
@@ -538,11 +544,13 @@ export async function digest (): Promise<Row[]> {
 
 export const SCENARIOS: Record<string, (ctx: Ctx) => Promise<Row[]>> = {
   digest,
+  control: controlRound,
   memory,
   sidecar,
   mdns: mdnsConvergence,
   propagation,
   failure,
   soak,
-  late: lateJoiner
+  late: lateJoiner,
+  'control-propagation': controlPropagation
 }

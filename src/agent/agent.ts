@@ -25,6 +25,9 @@ import { AntiEntropy } from './anti-entropy.js'
 import type { AgentApi } from './api.js'
 import { ChangeIndex, type ChangeKind } from './change-index.js'
 import { ConfigReplica } from './config-replica.js'
+import { CustomMetrics } from '../core/custom-metrics.js'
+import { Controller } from './controller.js'
+import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
 import { createLogger, type Logger } from './log.js'
@@ -62,6 +65,10 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private readonly local: LocalServices
   private readonly quarantine: Quarantine
   private readonly load: LoadReporter
+  /** The co-located service's own metrics, carried in this agent's member record. */
+  readonly custom = new CustomMetrics()
+  private publishedCustom: Readonly<Record<string, number>> = {}
+  readonly controller: Controller
 
   private constructor (
     readonly opts: AgentOptions,
@@ -79,6 +86,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.config = new ConfigReplica(host.peerId, () => Date.now() + (opts.clockSkewMs ?? 0), opts.maxDriftMs, log, {
       changed: (e, source) => {
         this.changes.bump('config', e.key)
+        this.controller.onConfig(e)
         this.emit('config', e, source)
       },
       drift: (e, aheadMs) => this.onDrift(e, aheadMs),
@@ -110,6 +118,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() })
     this.quarantine = new Quarantine(this.config, opts.tombstoneTtlMs, opts.dataDir, logger)
     this.load = new LoadReporter(() => this.publishSelf())
+    this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
   }
 
   static async start (input: Partial<AgentOptions>): Promise<Agent> {
@@ -268,6 +277,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.load.stop()
     this.local.stop()
     this.joiner.stop()
+    this.controller.stop()
     this.membership.stop()
     this.antiEntropy.stop()
     this.transport.stop()
@@ -295,11 +305,15 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.antiEntropy.start()
     this.publishSelf()
     this.load.start()
+    // The service's own metrics follow the same rule as the load (CustomMetrics.published):
+    // a new record version only when the published set changed.
+    this.every(() => 5000, () => { if (this.custom.published(Date.now()) !== this.publishedCustom) this.publishSelf() })
     this.every(() => Math.min(60_000, this.opts.tombstoneTtlMs / 2), async () => {
       const n = await this.config.collectTombstones(this.opts.tombstoneTtlMs)
       if (n > 0) this.logger('info', 'config', 'collected tombstones', { count: n })
     })
     this.joiner.start()
+    this.controller.start()
   }
 
   /** Run `fn` repeatedly with a delay recomputed each time, until stop. */
@@ -314,12 +328,14 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     loop()
   }
 
-  /** A new version of our record: services and their health, rounded load metrics, addresses. */
+  /** A new version of our record: services and their health, rounded load and custom metrics, addresses. */
   private publishSelf (): void {
     if (this.stopped) return
+    this.publishedCustom = this.custom.published(Date.now())
     this.membership.update({
       services: this.local.list(),
       metrics: this.load.current(this.transport.counters.bytesOut, this.transport.counters.bytesIn),
+      custom: Object.keys(this.publishedCustom).length > 0 ? this.publishedCustom : undefined,
       addrs: this.host.addresses(),
       sentAt: Date.now()
     })

@@ -3,6 +3,7 @@
 // more than 10 % or 30 s passed with some change. Per-second metrics in gossip cost every
 // member O(N) work per second; ScyllaDB moved to this rule after they broke a 50-node cluster.
 import { freemem, loadavg, totalmem } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Metrics } from '../core/heartbeat.js'
 
 const SAMPLE_MS = 5000
@@ -12,10 +13,11 @@ const MiB = 2 ** 20
 
 /**
  * The 10 % rule is relative to at least these values, so idle noise is not news: a change of
- * less than 0.05 of a core, 0.1 of load, 8 MiB of RSS or 32 MiB of free memory waits for the
+ * less than 0.05 of a core, 0.1 of load, 8 MiB of RSS, 32 MiB of free memory or 10 ms of
+ * event-loop delay waits for the
  * 30 s refresh.
  */
-const FLOORS: Partial<Record<keyof Metrics, number>> = { cpu: 0.5, load1: 1, rss: 80 * MiB, memFree: 320 * MiB }
+const FLOORS: Partial<Record<keyof Metrics, number>> = { cpu: 0.5, load1: 1, rss: 80 * MiB, memFree: 320 * MiB, loopDelayMs: 100 }
 
 export function roundMetrics (m: Metrics): Metrics {
   return {
@@ -25,14 +27,17 @@ export function roundMetrics (m: Metrics): Metrics {
     memTotal: m.memTotal,
     load1: Math.round(m.load1 * 10) / 10,
     netTx: Math.round(m.netTx / 1024) * 1024,
-    netRx: Math.round(m.netRx / 1024) * 1024
+    netRx: Math.round(m.netRx / 1024) * 1024,
+    ...(m.loopDelayMs !== undefined ? { loopDelayMs: Math.round(m.loopDelayMs) } : {})
   }
 }
 
 /** True when some value moved by more than 10 % (above its noise floor). */
 export function movedMuch (a: Metrics, b: Metrics): boolean {
   for (const [k, floor] of Object.entries(FLOORS) as Array<[keyof Metrics, number]>) {
-    if (Math.abs(a[k] - b[k]) > MOVED * Math.max(Math.abs(a[k]), floor)) return true
+    const x = a[k] ?? 0
+    const y = b[k] ?? 0
+    if (Math.abs(x - y) > MOVED * Math.max(Math.abs(x), floor)) return true
   }
   return false
 }
@@ -45,6 +50,8 @@ export class LoadReporter {
   private timer: NodeJS.Timeout | undefined
   private netTx = 0
   private netRx = 0
+  // A starved event loop is the first sign of an overloaded agent (and host).
+  private readonly loop = monitorEventLoopDelay({ resolution: 100 })
 
   constructor (private readonly publish: () => void) {}
 
@@ -53,12 +60,14 @@ export class LoadReporter {
   }
 
   start (): void {
+    this.loop.enable()
     this.timer = setInterval(() => this.check(), SAMPLE_MS)
     this.timer.unref()
   }
 
   stop (): void {
     clearInterval(this.timer)
+    this.loop.disable()
   }
 
   /** The metrics to put in the next record version (the last published, refreshed if sampling said so). */
@@ -86,6 +95,12 @@ export class LoadReporter {
     const share = at > this.lastAt ? usedUs / 1000 / (at - this.lastAt) : 0
     this.lastCpu = cpu
     this.lastAt = at
-    return roundMetrics({ cpu: share, rss: process.memoryUsage.rss(), memFree: freemem(), memTotal: totalmem(), load1: loadavg()[0], netTx: this.netTx, netRx: this.netRx })
+    return roundMetrics({ cpu: share, rss: process.memoryUsage.rss(), memFree: freemem(), memTotal: totalmem(), load1: loadavg()[0], netTx: this.netTx, netRx: this.netRx, loopDelayMs: this.loopDelay() })
+  }
+
+  private loopDelay (): number {
+    const p99 = this.loop.count > 0 ? this.loop.percentile(99) / 1e6 : 0
+    this.loop.reset()
+    return Math.round(p99 * 10) / 10
   }
 }

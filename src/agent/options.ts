@@ -39,6 +39,8 @@ export interface AgentOptions extends MembershipSettings {
   leaveWaitMs: number
   /** Testing aid: offset added to this agent's wall clock for HLC stamps, ms. @default 0 */
   clockSkewMs?: number
+  /** Period of the control loop's round (every rule evaluated once), ms. @default 1000 */
+  controlIntervalMs: number
   /** 'debug' | 'info' | 'warn' | 'error'. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error'
 }
@@ -53,6 +55,7 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   maxDriftMs: 60_000,
   tombstoneTtlMs: 86_400_000,
   leaveWaitMs: 500,
+  controlIntervalMs: 1000,
   logLevel: 'info',
   probeIntervalMs: SWIM_DEFAULTS.probeIntervalMs,
   probeTimeoutMs: SWIM_DEFAULTS.probeTimeoutMs,
@@ -74,7 +77,7 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   if (!NAME_RE.test(o.cluster)) fail(`cluster name '${o.cluster}' must be 1-63 letters, digits, '.', '_' or '-'`)
   if (o.heartbeatMs !== undefined && input.probeIntervalMs === undefined) o.probeIntervalMs = o.heartbeatMs
   if (o.suspicionMs !== undefined && input.suspicionMult === undefined) o.suspicionMult = o.suspicionMs / o.probeIntervalMs
-  for (const k of ['probeIntervalMs', 'probeTimeoutMs', 'gossipIntervalMs', 'syncIntervalMs', 'reconnectIntervalMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'reapMs'] as const) {
+  for (const k of ['probeIntervalMs', 'probeTimeoutMs', 'gossipIntervalMs', 'syncIntervalMs', 'reconnectIntervalMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'reapMs', 'controlIntervalMs'] as const) {
     if (!Number.isFinite(o[k]) || o[k] <= 0) fail(`${k} must be a positive number of milliseconds`)
   }
   if (o.probeTimeoutMs >= o.probeIntervalMs) fail('probeTimeoutMs must be shorter than probeIntervalMs')

@@ -4,6 +4,7 @@ import '../polyfill.js'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { Murmur, MurmurClientError, type ConfigEvent } from '../client/index.js'
 import { CliError, SidecarClient } from './client.js'
+import { CONTROL_USAGE, controlCommands } from './control-commands.js'
 import { ago, bytes, table } from './table.js'
 
 const DEFAULT_HTTP = '127.0.0.1:7401'
@@ -26,7 +27,9 @@ Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_H
   murmur config get KEY | set KEY VALUE [--string] | del KEY | list [PREFIX] | watch [PREFIX]
       VALUE is parsed as JSON when it is valid JSON (42, true, {"a":1}), else taken as a string.
   murmur leave                           make the agent leave the cluster gracefully and exit
-`
+
+Control loop:
+${CONTROL_USAGE}`
 
 const clientOptions = {
   http: { type: 'string' },
@@ -241,7 +244,9 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     arity(positionals, 0, 'murmur leave')
     const r = await client(values).request('PUT', '/v1/agent/leave')
     print(values, r, () => 'agent is leaving the cluster\n')
-  }
+  },
+
+  ...controlCommands({ parse, client, print, arity })
 }
 
 export async function main (argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@ import { follow } from './follow.js'
 import { Sidecar } from './http.js'
 import { weightedPick } from './pick.js'
 import { register, type RegisterOptions, type Registration } from './registration.js'
-import type { CallOptions, ConfigEvent, ConfigItem, Deleted, Instance, Member, ServiceRegistration, WatchOptions } from './types.js'
+import type { CallOptions, ClusterMetric, ConfigEvent, ConfigItem, Deleted, Instance, Member, ServiceRegistration, WatchOptions } from './types.js'
 
 export { MurmurClientError } from './http.js'
 export { SseParser, type SseEvent } from './sse.js'
@@ -104,6 +104,17 @@ export class Murmur {
       follow(`${this.sidecar.base}/v1/watch/services/${encodeURIComponent(name)}${query({ healthy: opts.healthy, tag: opts.tag })}`, ev => {
         if (ev.event === 'instances') cb(JSON.parse(ev.data))
       }, opts)
+  }
+
+  /** The control loop's inputs: this service's own figures, and cluster aggregates. */
+  readonly metrics = {
+    /** Report figures (`{rps: 950}`; null removes one). Cheap to call every second: the agent sends only real changes. */
+    report: async (values: Record<string, number | null>, opts: CallOptions = {}): Promise<void> => {
+      await this.sidecar.call('PUT', '/v1/agent/metrics', values, opts)
+    },
+    /** count, avg, min, max, p50, p95, sum of `metric` over alive members (of a service, with a tag). */
+    cluster: async (metric: string, opts: CallOptions & { service?: string, tag?: string } = {}): Promise<ClusterMetric> =>
+      await this.sidecar.call<ClusterMetric>('GET', `/v1/cluster/metrics${query({ metric, service: opts.service, tag: opts.tag })}`, undefined, opts)
   }
 
   readonly members = {

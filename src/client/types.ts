@@ -77,6 +77,19 @@ export type ConfigEvent =
 
 export interface CallOptions { signal?: AbortSignal }
 
+export interface ClusterMetric {
+  metric: string
+  count: number
+  avg: number | null
+  min: number | null
+  max: number | null
+  p50: number | null
+  p95: number | null
+  sum: number
+  /** Age of the oldest sample that went in, ms. */
+  oldestAgeMs: number | null
+}
+
 export interface WatchOptions {
   /** Stops the watch, like the function the watch returns. */
   signal?: AbortSignal

@@ -6,3 +6,25 @@ export function parseDuration (s: string): number | undefined {
   const unit = m[2] ?? 's'
   return unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000
 }
+
+const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/**
+ * Durations as Go's time.ParseDuration reads them (Consul's `wait=`): a sequence of decimal
+ * numbers each with a unit, such as "120000ms", "5m", "1m30s", "1.5h"; "0" alone is zero.
+ * Negative durations are refused (a wait cannot be negative). Result in ms.
+ */
+export function parseGoDuration (s: string): number | undefined {
+  if (s === '0') return 0
+  if (s.length === 0 || s.length > 64) return undefined
+  let ms = 0
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y
+  for (let at = 0; at < s.length;) {
+    part.lastIndex = at
+    const m = part.exec(s)
+    if (m === null) return undefined
+    ms += Number(m[1]) * GO_UNITS[m[2]]
+    at = part.lastIndex
+  }
+  return ms
+}

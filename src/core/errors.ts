@@ -12,7 +12,9 @@ export const ErrorCodes = [
   'MURMUR_ERR_NO_ROUTE',
   'MURMUR_ERR_METHOD',
   'MURMUR_ERR_STORAGE',
-  'MURMUR_ERR_CONFIG'
+  'MURMUR_ERR_CONFIG',
+  'MURMUR_ERR_BAD_METRIC',
+  'MURMUR_ERR_BAD_RULE'
 ] as const
 
 export type ErrorCode = typeof ErrorCodes[number]

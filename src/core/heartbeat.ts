@@ -1,5 +1,6 @@
 // The membership record every agent stamps and gossips about itself. Wire format: fields are
 // only ever added (old agents ignore unknown ones); `v` changes only on an incompatible change.
+import { CUSTOM_LIMITS, METRIC_NAME_RE } from './custom-metrics.js'
 import { isServiceRecord, SERVICE_LIMITS, type ServiceRecord } from './service.js'
 
 export interface Metrics {
@@ -15,6 +16,8 @@ export interface Metrics {
   /** Bytes the agent sent and received over gossip since start. */
   readonly netTx: number
   readonly netRx: number
+  /** p99 event-loop delay of the agent since the last sample, ms (absent from older agents). */
+  readonly loopDelayMs?: number
 }
 
 export interface Heartbeat {
@@ -31,6 +34,8 @@ export interface Heartbeat {
   readonly addrs: readonly string[]
   readonly services: readonly ServiceRecord[]
   readonly metrics: Metrics
+  /** The co-located service's own metrics (`PUT /v1/agent/metrics`), rounded; see CustomMetrics. */
+  readonly custom?: Readonly<Record<string, number>>
   /** Sender's wall clock when stamped, ms; informational only (never used for ordering). */
   readonly sentAt: number
 }
@@ -57,5 +62,13 @@ export function isHeartbeat (x: unknown): x is Heartbeat {
   if (typeof h.metrics !== 'object' || h.metrics === null) return false
   const m = h.metrics as Record<string, unknown>
   if (!METRIC_KEYS.every(k => typeof m[k] === 'number' && Number.isFinite(m[k]))) return false
+  if (m.loopDelayMs !== undefined && !(typeof m.loopDelayMs === 'number' && Number.isFinite(m.loopDelayMs))) return false
+  if (h.custom !== undefined && !isCustom(h.custom)) return false
   return typeof h.sentAt === 'number'
+}
+
+function isCustom (x: unknown): boolean {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false
+  const entries = Object.entries(x)
+  return entries.length <= CUSTOM_LIMITS.count && entries.every(([k, v]) => k.length <= CUSTOM_LIMITS.nameLength && METRIC_NAME_RE.test(k) && typeof v === 'number' && Number.isFinite(v))
 }

@@ -32,13 +32,17 @@ export async function block (agent: Agent, req: Request, w: Watched): Promise<vo
   }
   if (rawIndex === null) return
   if (!/^\d{1,15}$/.test(rawIndex)) throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `index must be a non-negative integer (got '${rawIndex}')`)
-  const since = Number(rawIndex)
+  await waitPast(agent, req.closed, w, Number(rawIndex), waitMs)
+}
+
+/** Resolve once `w` is past `since`, or after `waitMs`, or when `closed` aborts. */
+export async function waitPast (agent: Agent, closed: AbortSignal, w: Watched, since: number, waitMs: number): Promise<void> {
   if (w.index() > since) return
   await new Promise<void>(resolve => {
     const done = (): void => {
       clearTimeout(timer)
       agent.off('change', onChange)
-      req.closed.removeEventListener('abort', done)
+      closed.removeEventListener('abort', done)
       resolve()
     }
     const onChange = (_index: number, kind: ChangeKind, key?: string): void => {
@@ -46,6 +50,6 @@ export async function block (agent: Agent, req: Request, w: Watched): Promise<vo
     }
     const timer = setTimeout(done, waitMs)
     agent.on('change', onChange)
-    req.closed.addEventListener('abort', done)
+    closed.addEventListener('abort', done)
   })
 }

@@ -1,10 +1,13 @@
 // The sidecar API (README "Sidecar API" documents every route).
-import type { AgentApi as Agent } from '../agent/api.js'
+import type { Agent } from '../agent/agent.js'
 import { checkKey } from '../core/config.js'
 import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { block, type Watched } from './blocking.js'
+import { consulRoutes, consulSelf } from './consul/routes.js'
+import { controlRoutes } from './control-routes.js'
+import { uiRoutes } from './ui/routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
 
@@ -96,7 +99,9 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         config: { keys: agent.config.map.liveSize, tombstones: agent.config.map.size - agent.config.map.liveSize },
         counters: agent.counters,
         // Open blocking queries and event streams: each holds one listener while it waits.
-        watchers: agent.listenerCount('change')
+        watchers: agent.listenerCount('change'),
+        // Consul clients (Prometheus first of all) read Config and Member from this route.
+        ...consulSelf(agent, VERSION)
       })
     },
     {
@@ -194,6 +199,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
       }
     },
     { method: 'GET', pattern: '/metrics', handler: () => ({ text: prometheus(agent) }) },
+    ...controlRoutes(agent),
     ...watchRoutes(agent, {
       configItem: e => configItem(agent, e),
       members: { watched: memberWatch, read: () => memberView(agent) },
@@ -201,6 +207,8 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         const opts = instanceFilter(req)
         return { watched: servicesWatch, read: () => agent.instances(name, opts) }
       }
-    })
+    }),
+    ...consulRoutes(agent),
+    ...uiRoutes()
   ]
 }

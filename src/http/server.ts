@@ -14,6 +14,8 @@ export interface Request {
   headers: IncomingMessage['headers']
   /** Parsed JSON body; throws a 400 when it is missing or malformed. */
   json: () => Promise<unknown>
+  /** The body's bytes as sent (Consul KV values are raw bytes). */
+  raw: () => Promise<Buffer>
   /** Resolves when the client goes away (for long polls). */
   closed: AbortSignal
 }
@@ -110,9 +112,12 @@ export function createHandler (routes: Route[]): (req: IncomingMessage, res: Ser
         query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
         headers: req.headers,
         closed: closed.signal,
-        json: async () => {
+        raw: async () => {
           body ??= readBody(req)
-          const buf = await body
+          return await body
+        },
+        json: async () => {
+          const buf = await request.raw()
           if (buf.byteLength === 0) throw new MurmurError('MURMUR_ERR_BAD_JSON', 'request body is empty; send a JSON value')
           try {
             return JSON.parse(buf.toString('utf8'))

@@ -103,14 +103,15 @@ export class Cluster {
     const exited = a.exited.then(code => { throw new Error(`agent ${spec.name} exited with ${code}:\n${a.output}`) })
     await Promise.race([
       exited,
-      waitFor(`agent ${spec.name} to serve HTTP`, async () => (await a.get('/v1/agent/self')).status === 200, 30_000)
+      // Generous: on a loaded 2-core machine loading libp2p alone can take tens of seconds.
+      waitFor(`agent ${spec.name} to serve HTTP`, async () => (await a.get('/v1/agent/self')).status === 200, 90_000)
     ])
     exited.catch(() => {})
     return a
   }
 
   /** Wait until every running agent lists exactly `names` with status alive. */
-  async converged (names: string[], timeoutMs = 30_000): Promise<void> {
+  async converged (names: string[], timeoutMs = 60_000): Promise<void> {
     const want = [...names].sort().join(',')
     await waitFor(`members ${want} alive everywhere`, async () => {
       for (const a of this.agents.filter(x => x.alive)) {
@@ -125,6 +126,6 @@ export class Cluster {
   async stopAll (): Promise<void> {
     for (const a of this.agents) a.kill('SIGKILL')
     await Promise.all(this.agents.map(async a => await Promise.race([a.exited, new Promise(resolve => setTimeout(resolve, 5000))])))
-    for (const d of this.dirs) rmSync(d, { recursive: true, force: true })
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
   }
 }

@@ -99,7 +99,7 @@ describe.skipIf(!can.ok)('bench scenarios, smoke run (N=3)', () => {
 
   it('sidecar throughput next to bare node:http, and memory next to a bare libp2p node', async () => {
     const rows = [...await SCENARIOS.sidecar(ctx()), ...await SCENARIOS.memory(ctx())]
-    for (const s of ['sidecar GET /v1/services/:name', 'sidecar GET /v1/config/:key']) {
+    for (const s of ['sidecar GET /v1/services/:name', 'sidecar GET /v1/config/:key', 'sidecar GET /v1/health/service/:name (Consul)', 'sidecar GET /v1/kv/:key (Consul)']) {
       const r = get(rows, s, 'req/s')
       sane(r.murmur, 1e7)
       expect(r.murmur).toBeGreaterThan(0)

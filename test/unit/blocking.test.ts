@@ -9,7 +9,7 @@ import type { Request } from '../../src/http/server.js'
 function setup (query: string): { agent: EventEmitter, req: Request, close: () => void, w: Watched & { value: number } } {
   const agent = new EventEmitter()
   const closed = new AbortController()
-  const req = { method: 'GET', path: '/', query: new URLSearchParams(query), headers: {}, closed: closed.signal, json: async () => undefined } satisfies Request
+  const req = { method: 'GET', path: '/', query: new URLSearchParams(query), headers: {}, closed: closed.signal, json: async () => undefined, raw: async () => Buffer.alloc(0) } satisfies Request
   const w = { value: 5, index: () => w.value, concerns: (kind: string, key?: string) => kind === 'config' && key === 'k' }
   return { agent, req, close: () => closed.abort(), w }
 }
