@@ -442,6 +442,9 @@ export class Swim {
     if (r !== undefined && cmp(versionOf(rec), versionOf(r.rec)) <= 0) return { row: r, fresh: false, out: [] }
     if (r === undefined && this.refused.has(`${rec.id}/${rec.generation}/${rec.counter}`)) return { fresh: false, out: [] }
     if (!this.deps.records.verify(rec.id, signed.body, signed.sig)) return { fresh: false, out: [{ kind: 'rejected', from }] }
+    // Keep copies: decoded byte fields are views into the whole message they came in (a full
+    // state push-pull can be hundreds of KB), which a stored view would keep alive.
+    signed = { body: new Uint8Array(signed.body), sig: new Uint8Array(signed.sig) }
     const out: Effect[] = []
     if (r === undefined) {
       const owner = this.nameOwner(rec, now, out)
