@@ -13,23 +13,30 @@ const MiB = 2 ** 20
 
 /**
  * The 10 % rule is relative to at least these values, so idle noise is not news: a change of
- * less than 0.05 of a core, 0.1 of load, 8 MiB of RSS, 32 MiB of free memory or 10 ms of
+ * less than 0.1 of a core, 0.2 of load, 8 MiB of RSS, 32 MiB of free memory or 100 ms of
  * event-loop delay waits for the
  * 30 s refresh.
  */
-const FLOORS: Partial<Record<keyof Metrics, number>> = { cpu: 0.5, load1: 1, rss: 80 * MiB, memFree: 320 * MiB, loopDelayMs: 100 }
+const FLOORS: Partial<Record<keyof Metrics, number>> = { cpu: 1, load1: 2, rss: 80 * MiB, memFree: 320 * MiB, loopDelayMs: 1000 }
 
 export function roundMetrics (m: Metrics): Metrics {
+  // Coarse on purpose: an idle agent's values then stay equal from one sample to the next,
+  // and the 30 s refresh has nothing to send (each new version is gossiped to every member).
   return {
-    cpu: Math.round(m.cpu * 100) / 100,
-    rss: Math.round(m.rss / MiB) * MiB,
-    memFree: Math.round(m.memFree / (16 * MiB)) * 16 * MiB,
+    cpu: Math.round(m.cpu * 20) / 20,
+    rss: Math.round(m.rss / (16 * MiB)) * 16 * MiB,
+    memFree: Math.round(m.memFree / (256 * MiB)) * 256 * MiB,
     memTotal: m.memTotal,
-    load1: Math.round(m.load1 * 10) / 10,
-    netTx: Math.round(m.netTx / 1024) * 1024,
-    netRx: Math.round(m.netRx / 1024) * 1024,
-    ...(m.loopDelayMs !== undefined ? { loopDelayMs: Math.round(m.loopDelayMs) } : {})
+    load1: Math.round(m.load1 * 2) / 2,
+    netTx: Math.round(m.netTx / MiB) * MiB,
+    netRx: Math.round(m.netRx / MiB) * MiB,
+    ...(m.loopDelayMs !== undefined ? { loopDelayMs: Math.round(m.loopDelayMs / 50) * 50 } : {})
   }
+}
+
+/** The values compared for a refresh: traffic counters only ever grow, so they ride along. */
+function level (m: Metrics): string {
+  return JSON.stringify([m.cpu, m.rss, m.memFree, m.load1, m.loopDelayMs])
 }
 
 /** True when some value moved by more than 10 % (above its noise floor). */
@@ -80,7 +87,7 @@ export class LoadReporter {
   private check (): void {
     const m = this.sample()
     const now = performance.now()
-    const changed = JSON.stringify(m) !== JSON.stringify(this.published)
+    const changed = level(m) !== level(this.published)
     if (movedMuch(this.published, m) || (changed && now - this.publishedAt >= REFRESH_MS)) {
       this.published = m
       this.publishedAt = now
