@@ -1,5 +1,5 @@
-// The one place the control loop reads members' metrics from the membership layer. Today they
-// ride in heartbeats; when membership changes shape, only memberMetrics changes.
+// The one place the control loop reads members' metrics from the membership layer: they ride
+// in member records, republished when a value moves by more than 10 % or after 30 s.
 import type { MemberMetrics } from '../core/aggregate.js'
 import type { Agent } from './agent.js'
 import type { ControlHost } from './controller.js'
@@ -33,7 +33,9 @@ export function memberMetrics (agent: Agent): MemberMetrics[] {
       alive: m.status === 'alive',
       services: hb.services,
       metrics,
-      at: hb.id === agent.id ? now : Math.round(m.lastSeen + wallOffset)
+      // A live member's record is current by the publication rule (a moved value is sent at
+      // once); for others, what was last heard of them.
+      at: hb.id === agent.id || m.status === 'alive' ? now : Math.round(m.lastSeen + wallOffset)
     }
   })
 }

@@ -1,9 +1,13 @@
 // Every agent setting in one typed object: its effect, its default, validated once at start.
 import { hostname } from 'node:os'
 import { MurmurError } from '../core/errors.js'
-import type { MembershipOptions } from '../core/members.js'
+import { DEFAULT_QUOTA } from '../core/quota.js'
+import { SWIM_DEFAULTS, type SwimOptions } from '../core/swim-options.js'
 
-export interface AgentOptions extends MembershipOptions {
+/** The membership settings an operator may change (src/core/swim-options.ts documents each). */
+export type MembershipSettings = Pick<SwimOptions, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'suspicionMult' | 'suspicionMaxMult' | 'retransmitMult' | 'gossipIntervalMs' | 'syncIntervalMs' | 'reconnectIntervalMs' | 'reapMs'>
+
+export interface AgentOptions extends MembershipSettings {
   /** Member name shown to others. @default os.hostname() */
   node: string
   /** Agents of different clusters ignore each other (topics, sync protocol, mDNS tag). @default 'default' */
@@ -34,10 +38,12 @@ export interface AgentOptions extends MembershipOptions {
   mdns: boolean
   /** Where identity, generation, config and services are kept; without it the agent is ephemeral. */
   dataDir?: string
-  /** Connections to keep to other members (dialled from their heartbeats' addresses). @default 8 */
-  targetPeers: number
-  /** Heartbeat period, ms. Detection time scales with it. @default 1000 */
-  heartbeatMs: number
+  /** Deprecated alias of probeIntervalMs (murmur 0.1 sent heartbeats; it now probes). */
+  heartbeatMs?: number
+  /** Deprecated and ignored: detection is SWIM probing now, not phi accrual. */
+  phiSuspect?: number
+  /** Deprecated: sets the suspicion timeout floor at 10 members (suspicionMult = suspicionMs / probeIntervalMs). */
+  suspicionMs?: number
   /** Period of anti-entropy with one random peer, ms (±20% jitter). @default 3000 */
   antiEntropyMs: number
   /** Remote stamps further ahead of our clock than this do not advance it (logged, counted). @default 60000 */
@@ -69,24 +75,25 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   gossipRate: 100,
   gossipBurst: 1000,
   mdns: true,
-  targetPeers: 8,
-  heartbeatMs: 1000,
   antiEntropyMs: 3000,
   maxDriftMs: 60_000,
   tombstoneTtlMs: 86_400_000,
   leaveWaitMs: 500,
-  maxKeys: 100_000,
-  maxTombstones: 100_000,
-  maxConfigBytes: 64 * 1024 * 1024,
+  maxKeys: DEFAULT_QUOTA.maxKeys,
+  maxTombstones: DEFAULT_QUOTA.maxTombstones,
+  maxConfigBytes: DEFAULT_QUOTA.maxBytes,
   controlIntervalMs: 1000,
   logLevel: 'info',
-  windowSize: 100,
-  minStdDevMs: 250,
-  acceptablePauseMs: 1000,
-  firstIntervalMs: 1000,
-  phiSuspect: 8,
-  suspicionMs: 2000,
-  reapMs: 3_600_000
+  probeIntervalMs: SWIM_DEFAULTS.probeIntervalMs,
+  probeTimeoutMs: SWIM_DEFAULTS.probeTimeoutMs,
+  indirectChecks: SWIM_DEFAULTS.indirectChecks,
+  suspicionMult: SWIM_DEFAULTS.suspicionMult,
+  suspicionMaxMult: SWIM_DEFAULTS.suspicionMaxMult,
+  retransmitMult: SWIM_DEFAULTS.retransmitMult,
+  gossipIntervalMs: SWIM_DEFAULTS.gossipIntervalMs,
+  syncIntervalMs: SWIM_DEFAULTS.syncIntervalMs,
+  reconnectIntervalMs: SWIM_DEFAULTS.reconnectIntervalMs,
+  reapMs: SWIM_DEFAULTS.reapMs
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -95,7 +102,9 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   const o: AgentOptions = { ...DEFAULTS, node: hostname(), ...stripUndefined(input) }
   if (!NAME_RE.test(o.node)) fail(`node name '${o.node}' must be 1-63 letters, digits, '.', '_' or '-'`)
   if (!NAME_RE.test(o.cluster)) fail(`cluster name '${o.cluster}' must be 1-63 letters, digits, '.', '_' or '-'`)
-  for (const k of ['heartbeatMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'suspicionMs', 'reapMs', 'minStdDevMs', 'acceptablePauseMs', 'controlIntervalMs'] as const) {
+  if (o.heartbeatMs !== undefined && input.probeIntervalMs === undefined) o.probeIntervalMs = o.heartbeatMs
+  if (o.suspicionMs !== undefined && input.suspicionMult === undefined) o.suspicionMult = o.suspicionMs / o.probeIntervalMs
+  for (const k of ['probeIntervalMs', 'probeTimeoutMs', 'gossipIntervalMs', 'syncIntervalMs', 'reconnectIntervalMs', 'antiEntropyMs', 'maxDriftMs', 'tombstoneTtlMs', 'reapMs', 'controlIntervalMs'] as const) {
     if (!Number.isFinite(o[k]) || o[k] <= 0) fail(`${k} must be a positive number of milliseconds`)
   }
   if (o.httpReadTokenFile !== undefined && o.httpTokenFile === undefined) fail('--http-read-token-file needs --http-token-file too (reads are guarded only when writes are)')
@@ -104,10 +113,29 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   for (const k of ['maxKeys', 'maxTombstones', 'maxConfigBytes'] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] < 1) fail(`${k} must be a positive integer`)
   }
-  if (!(o.phiSuspect > 0)) fail('phiSuspect must be positive')
+  if (o.probeTimeoutMs >= o.probeIntervalMs) fail('probeTimeoutMs must be shorter than probeIntervalMs')
+  for (const k of ['suspicionMult', 'suspicionMaxMult', 'retransmitMult'] as const) if (!(o[k] > 0)) fail(`${k} must be positive`)
+  if (o.suspicionMaxMult < 1) fail('suspicionMaxMult must be at least 1')
+  if (!Number.isInteger(o.indirectChecks) || o.indirectChecks < 0 || o.indirectChecks > 16) fail('indirectChecks must be an integer from 0 to 16')
   if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) fail('log level must be debug, info, warn or error')
-  o.firstIntervalMs = o.heartbeatMs
   return o
+}
+
+/** The full membership protocol settings for these agent options. */
+export function swimOptions (o: AgentOptions): SwimOptions {
+  return {
+    ...SWIM_DEFAULTS,
+    probeIntervalMs: o.probeIntervalMs,
+    probeTimeoutMs: o.probeTimeoutMs,
+    indirectChecks: o.indirectChecks,
+    suspicionMult: o.suspicionMult,
+    suspicionMaxMult: o.suspicionMaxMult,
+    retransmitMult: o.retransmitMult,
+    gossipIntervalMs: o.gossipIntervalMs,
+    syncIntervalMs: o.syncIntervalMs,
+    reconnectIntervalMs: o.reconnectIntervalMs,
+    reapMs: o.reapMs
+  }
 }
 
 function stripUndefined<T extends object> (o: T): Partial<T> {

@@ -120,7 +120,7 @@ function configLine (ev: ConfigEvent): string {
   return ev.items.map(i => `${time()}  snapshot  ${i.key} = ${value(i.value)}\n`).join('')
 }
 
-interface MemberRow { name: string, id: string, address: string, status: string, generation: number, lastSeen: string, phi: number, services: number, metrics: { cpu: number, rss: number, load1: number } }
+interface MemberRow { name: string, id: string, address: string, status: string, generation: number, lastSeen: string, counter: number, services: number, metrics: { cpu: number, rss: number, load1: number } }
 interface Instance { id: string, name: string, node: string, address: string, port: number, tags: string[], health: string, memberStatus: string }
 interface ConfigItem { key: string, value: unknown, version: { hlc: string, origin: string, originName?: string }, updatedAt: string }
 
@@ -143,8 +143,8 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     }
     const rows = await client(values).request<MemberRow[]>('GET', '/v1/members')
     print(values, rows, () => table(
-      ['NAME', 'ADDRESS', 'STATUS', 'GEN', 'LAST SEEN', 'PHI', 'SERVICES', 'CPU', 'RSS', 'LOAD', 'ID'],
-      rows.map(m => [m.name, m.address, m.status, m.generation, ago(m.lastSeen), m.phi, m.services, m.metrics.cpu, bytes(m.metrics.rss), m.metrics.load1, m.id])
+      ['NAME', 'ADDRESS', 'STATUS', 'GEN', 'VERSION', 'LAST SEEN', 'SERVICES', 'CPU', 'RSS', 'LOAD', 'ID'],
+      rows.map(m => [m.name, m.address, m.status, m.generation, m.counter, ago(m.lastSeen), m.services, m.metrics.cpu, bytes(m.metrics.rss), m.metrics.load1, m.id])
     ))
   },
 

@@ -13,6 +13,9 @@ export interface ConfigQuota {
   maxBytes: number
 }
 
+/** The agent's defaults (--max-keys, --max-tombstones, --max-config-bytes). */
+export const DEFAULT_QUOTA: ConfigQuota = { maxKeys: 100_000, maxTombstones: 100_000, maxBytes: 64 * 1024 * 1024 }
+
 export type QuotaExceeded = 'keys' | 'tombstones' | 'bytes'
 
 /** Which limit merging `e` into `map` would pass, if any. Entries that would lose the merge pass (they change nothing). */

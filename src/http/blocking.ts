@@ -2,7 +2,8 @@
 // has changed past N (or `wait` runs out, or the client goes away), then answers with the new
 // index in X-Murmur-Index. A waiter is one listener on the agent's change event, removed when
 // it returns, so idle waiters cost a closure each and nothing after they leave.
-import type { Agent, ChangeKind } from '../agent/agent.js'
+import type { AgentApi as Agent } from '../agent/api.js'
+import type { ChangeKind } from '../agent/change-index.js'
 import { parseDuration } from '../core/duration.js'
 import { MurmurError } from '../core/errors.js'
 import type { Request } from './server.js'

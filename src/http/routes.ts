@@ -52,7 +52,6 @@ export function memberView (agent: Agent): Array<Record<string, unknown>> {
     counter: m.hb.counter,
     lastSeen: new Date(Math.round(m.lastSeen + wallOffset)).toISOString(),
     statusSince: new Date(Math.round(m.since + wallOffset)).toISOString(),
-    phi: Math.round(m.phi * 100) / 100,
     self: m.hb.id === agent.id,
     services: m.hb.services.length,
     metrics: m.hb.metrics

@@ -6,7 +6,8 @@
 // they are no longer kept (or come from another life of the agent). Service and member streams
 // are small full lists, so a reconnect simply gets the current one.
 import type { ServerResponse } from 'node:http'
-import type { Agent, ChangeKind } from '../agent/agent.js'
+import type { AgentApi as Agent } from '../agent/api.js'
+import type { ChangeKind } from '../agent/change-index.js'
 import { MurmurError } from '../core/errors.js'
 import type { Entry } from '../core/lww.js'
 import type { Watched } from './blocking.js'

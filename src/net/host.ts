@@ -16,6 +16,13 @@ import { createLibp2p } from 'libp2p'
 import { EventEmitter } from 'node:events'
 import type { AddressCheck } from './allow.js'
 import { MAX_MESSAGE_BYTES } from './codec.js'
+import { fnv1a } from '../core/hash.js'
+
+/** A cheap content id for gossipsub's duplicate check (two FNV-1a hashes over the bytes). */
+function fastMessageId (data: Uint8Array): string {
+  const s = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1')
+  return `${fnv1a(s).toString(36)}.${fnv1a(s, 0x01000193).toString(36)}.${data.byteLength}`
+}
 
 export interface HostOptions {
   privateKey: PrivateKey
@@ -37,17 +44,19 @@ export interface HostOptions {
 export interface HostEvents {
   message: [topic: string, from: string, data: Uint8Array]
   connect: [peer: string]
+  /** A connection opened; `outbound` when we dialled it. */
+  open: [peer: string, outbound: boolean]
   disconnect: [peer: string]
   discovered: [peer: string]
 }
 
-export type SyncHandler = (stream: Stream, peer: string) => Promise<void>
+export type StreamHandler = (stream: Stream, peer: string) => void
 
-export function topics (cluster: string): { members: string, config: string, sync: string } {
+export function topics (cluster: string): { config: string, messages: string } {
   return {
-    members: `murmur/${cluster}/members/1`,
     config: `murmur/${cluster}/config/1`,
-    sync: `/murmur/${cluster}/sync/1`
+    /** Membership and anti-entropy messages (see libp2p-transport.ts). */
+    messages: `/murmur/${cluster}/msg/1`
   }
 }
 
@@ -112,12 +121,12 @@ export class Host extends EventEmitter<HostEvents> {
       services: {
         identify: identify(),
         pubsub: gossipsub({
-          // Every message carries its author's signature (the library's default, stated here
-          // because membership relies on it).
+          // Every message carries its author's signature (the library's default, stated here:
+          // a config delta is accepted as its author's).
           globalSignaturePolicy: StrictSign,
           // Only this cluster's topics are tracked or relayed: a peer subscribing to any other
           // name costs nothing (GHSA-4f8r-922h-2vgv), and a small per-peer budget bounds the rest.
-          allowedTopics: [t.members, t.config],
+          allowedTopics: [t.config],
           maxTopicBytesPerPeer: 16 * 1024,
           decodeRpcLimits: DECODE_LIMITS,
           allowPublishToZeroTopicPeers: true,
@@ -133,6 +142,9 @@ export class Host extends EventEmitter<HostEvents> {
           Dhi: 5,
           Dout: 1,
           Dlazy: 3,
+          // Deduplicate by content before the signature check: without it gossipsub verifies
+          // every duplicate copy of a message before noticing it has seen it.
+          fastMsgIdFn: (msg) => fastMessageId(msg.data ?? new Uint8Array()),
           maxInboundDataLength: MAX_MESSAGE_BYTES
         })
       }
@@ -143,13 +155,12 @@ export class Host extends EventEmitter<HostEvents> {
     if (admit !== undefined) {
       // A validator runs before a message is delivered or relayed: Ignore drops it without
       // forwarding it and without penalising the relay that passed it on (it may be honest).
-      for (const topic of [t.members, t.config]) {
+      for (const topic of [t.config]) {
         node.services.pubsub.topicValidators.set(topic, (_relay, msg) =>
           msg.type !== 'signed' || admit(topic, msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore)
       }
     }
     await node.start()
-    node.services.pubsub.subscribe(t.members)
     node.services.pubsub.subscribe(t.config)
     return host
   }
@@ -192,16 +203,21 @@ export class Host extends EventEmitter<HostEvents> {
     await this.node.hangUp(peerIdFromString(peer))
   }
 
-  handleSync (handler: SyncHandler): Promise<void> {
-    return this.node.handle(topics(this.cluster).sync, (stream, connection) => {
-      handler(stream, connection.remotePeer.toString()).catch(() => stream.abort(new Error('sync failed')))
-    }, { maxInboundStreams: 16 })
+  /** Accept message streams from peers (one long-lived stream per peer and direction). */
+  async handleMessages (handler: StreamHandler): Promise<void> {
+    await this.node.handle(topics(this.cluster).messages, (stream, connection) => {
+      handler(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
   }
 
-  async openSync (peer: string, signal?: AbortSignal): Promise<Stream> {
-    const id = this.node.getConnections().find(c => c.remotePeer.toString() === peer)?.remotePeer
-    if (id === undefined) throw new Error(`not connected to ${peer}`)
-    return await this.node.dialProtocol(id, topics(this.cluster).sync, { signal })
+  /** Open a message stream to a peer, dialling it at `addrs` when not connected. */
+  async openMessages (peer: string, addrs: readonly string[], signal: AbortSignal): Promise<Stream> {
+    const id = peerIdFromString(peer)
+    if (!this.isConnected(peer)) {
+      const mas = addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      if (mas.length > 0) await this.node.peerStore.merge(id, { multiaddrs: mas })
+    }
+    return await this.node.dialProtocol(id, topics(this.cluster).messages, { signal })
   }
 
   async stop (): Promise<void> {
@@ -216,6 +232,7 @@ export class Host extends EventEmitter<HostEvents> {
       this.emit('message', msg.topic, msg.from.toString(), msg.data)
     })
     this.node.addEventListener('peer:connect', (evt) => this.emit('connect', evt.detail.toString()))
+    this.node.addEventListener('connection:open', (evt) => this.emit('open', evt.detail.remotePeer.toString(), evt.detail.direction === 'outbound'))
     this.node.addEventListener('peer:disconnect', (evt) => this.emit('disconnect', evt.detail.toString()))
     this.node.addEventListener('peer:discovery', (evt) => {
       const { id, multiaddrs } = evt.detail

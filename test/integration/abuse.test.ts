@@ -108,13 +108,14 @@ describe('an allow-list', () => {
 })
 
 describe('garbage on the sync protocol', () => {
-  it('disconnects and counts a peer whose sync frames do not decode', async () => {
+  it('disconnects and counts a peer whose sync messages do not decode', async () => {
     const host = await Host.start({ privateKey: await generateKeyPair('Ed25519'), cluster: 'test', listen: multiaddr('/ip4/127.0.0.1/tcp/0'), mdns: false })
     try {
       const before = (await counters(victim)).syncGarbage
       const peer = await host.dial(parseJoin(victim.listen), AbortSignal.timeout(10_000))
-      const stream = await host.openSync(peer, AbortSignal.timeout(10_000))
-      await lpStream(stream).write(new Uint8Array([0xc1, 0xc1, 0xc1, 0xc1]))
+      const stream = await host.openMessages(peer, [], AbortSignal.timeout(10_000))
+      // Channel 1 is 'sync' (libp2p-transport.ts); 0xc1 is never valid msgpack.
+      await lpStream(stream).write(new Uint8Array([1, 0xc1, 0xc1, 0xc1, 0xc1]))
       await waitFor('the victim to count the garbage', async () => (await counters(victim)).syncGarbage > before, 30_000, 100)
       await waitFor('the victim to hang up', () => !host.isConnected(peer), 30_000, 100)
     } finally {

@@ -92,14 +92,17 @@ describe('health checks run by the agent', () => {
     expect((await a.req('PUT', '/v1/agent/services/ghost/ttl', { status: 'pass' })).status).toBe(404)
   })
 
-  it('a process paused (SIGSTOP) past detection is failed, then alive again everywhere on SIGCONT, never twice', async () => {
+  it('a process paused (SIGSTOP) past detection is failed, then alive again everywhere on SIGCONT, never twice; it accuses nobody itself', async () => {
     const c = await cluster.start({ name: 'sleeper', join: [a.listen] })
     await cluster.converged(['a', 'b', 'sleeper'])
+    const stoppedAt = Date.now()
     c.kill('SIGSTOP')
     try {
       for (const x of [a, b]) {
         await waitFor('sleeper failed', async () => (await x.get('/v1/members')).body.find((m: any) => m.name === 'sleeper')?.status === 'failed', 30_000)
       }
+      // At least 10 s stopped: every timer of the sleeper is long overdue when it resumes.
+      await new Promise(resolve => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - stoppedAt))))
     } finally {
       c.kill('SIGCONT')
     }
@@ -108,5 +111,9 @@ describe('health checks run by the agent', () => {
       const rows = (await x.get('/v1/members')).body.filter((m: any) => m.name === 'sleeper')
       expect(rows).toHaveLength(1)
     }
+    // Lifeguard: the sleeper knows its own silence was its own; it marked nobody failed.
+    const counters = (await c.get('/v1/agent/self')).body.counters
+    expect(counters.memberFailed).toBe(0)
+    expect(c.output).toMatch(/stalled/)
   })
 })

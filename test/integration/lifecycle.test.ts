@@ -57,6 +57,29 @@ describe('agent lifecycle', () => {
     await waitFor('its service is back', async () => (await seed.get('/v1/services/rebirth')).body.length === 1)
   })
 
+  it('replaces the row of an agent restarted without a data dir (new peer id, same address), and refuses a name thief', async () => {
+    const first = await cluster.start({ name: 'amnesiac', join: [seed.listen] })
+    await waitFor('amnesiac alive on seed', async () => (await statusOf(seed, 'amnesiac'))?.status === 'alive')
+    const oldId = (await first.get('/v1/agent/self')).body.id
+    first.kill('SIGKILL')
+    await first.exited
+    const second = await cluster.start({ name: 'amnesiac', join: [seed.listen], listenPort: Number(first.listen.split(':')[1]) })
+    const newId = (await second.get('/v1/agent/self')).body.id
+    expect(newId).not.toBe(oldId)
+    await waitFor('one row, the new one, alive', async () => {
+      const rows = (await seed.get('/v1/members')).body.filter((m: any) => m.name === 'amnesiac')
+      return rows.length === 1 && rows[0].id === newId && rows[0].status === 'alive'
+    }, 30_000)
+    // Another process taking the name of a live member from another address is refused.
+    const thief = await cluster.start({ name: 'amnesiac', join: [seed.listen] })
+    await waitFor('thief told why', async () => /node name 'amnesiac' belongs to live member/.test(thief.output), 30_000)
+    const rows = (await seed.get('/v1/members')).body.filter((m: any) => m.name === 'amnesiac')
+    expect(rows.map((m: any) => m.id)).toEqual([newId])
+    expect(seed.output).toMatch(/refused a member: its name is taken/)
+    thief.kill('SIGKILL')
+    second.kill('SIGKILL')
+  })
+
   it('keeps every acknowledged write across kill -9 at random moments', async () => {
     const dir = cluster.tempDir()
     const acked = new Map<string, number>()

@@ -6,6 +6,7 @@ import { ConfigReplica, type ReplicaHooks } from '../../src/agent/config-replica
 import { compareHlc, MAX_LOGICAL } from '../../src/core/hlc.js'
 import type { ConfigLog } from '../../src/store/config-log.js'
 import { MurmurError } from '../../src/core/errors.js'
+import { DEFAULT_QUOTA } from '../../src/core/quota.js'
 import { entry } from './fixtures.js'
 
 const T = 1_700_000_000_000
@@ -15,8 +16,8 @@ const YEAR_2100 = Date.UTC(2100, 0, 1)
 
 function replica (now: () => number = () => T, log?: ConfigLog): { r: ConfigReplica, drifts: number[] } {
   const drifts: number[] = []
-  const hooks: ReplicaHooks = { changed: () => {}, drift: (_e, ahead) => drifts.push(ahead), persistFailed: () => {} }
-  return { r: new ConfigReplica('me', now, MAX_DRIFT, log, hooks), drifts }
+  const hooks: ReplicaHooks = { changed: () => {}, drift: (_e, ahead) => drifts.push(ahead), persistFailed: () => {}, refused: () => {} }
+  return { r: new ConfigReplica('me', now, MAX_DRIFT, DEFAULT_QUOTA, log, hooks), drifts }
 }
 
 describe('ConfigReplica clock', () => {

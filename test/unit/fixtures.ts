@@ -1,6 +1,6 @@
 // Shared builders for the unit tests: valid heartbeats, members, entries and a seeded PRNG.
 import type { Heartbeat } from '../../src/core/heartbeat.js'
-import type { Member, MemberStatus, MembershipOptions } from '../../src/core/members.js'
+import type { Member, MemberStatus } from '../../src/core/members.js'
 import type { ServiceRecord } from '../../src/core/service.js'
 import type { Entry } from '../../src/core/lww.js'
 
@@ -14,16 +14,6 @@ export function seeded (seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-}
-
-export const MEMBER_OPTS: MembershipOptions = {
-  windowSize: 100,
-  minStdDevMs: 250,
-  acceptablePauseMs: 1000,
-  firstIntervalMs: 1000,
-  phiSuspect: 8,
-  suspicionMs: 2000,
-  reapMs: 3_600_000
 }
 
 export function service (over: Partial<ServiceRecord> & { name: string }): ServiceRecord {

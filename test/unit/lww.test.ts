@@ -233,7 +233,7 @@ describe('LwwMap tombstones', () => {
   })
 })
 
-describe('simulated anti-entropy (mirrors src/net/sync.ts)', () => {
+describe('simulated anti-entropy (mirrors src/agent/anti-entropy.ts)', () => {
   /** One sync round: the responder sends its entries in the buckets that differ, then the initiator sends its own. */
   function sync (initiator: LwwMap, responder: LwwMap): number {
     const buckets = responder.differingBuckets(initiator.digest())

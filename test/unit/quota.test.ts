@@ -7,7 +7,7 @@ import { MurmurError } from '../../src/core/errors.js'
 import { entryBytes, LwwMap, type Entry } from '../../src/core/lww.js'
 import { quotaExceeded, type ConfigQuota } from '../../src/core/quota.js'
 import { encode, MAX_MESSAGE_BYTES } from '../../src/net/codec.js'
-import { frames } from '../../src/net/sync.js'
+import { frames } from '../../src/agent/anti-entropy.js'
 import { wireEntry } from '../../src/net/wire.js'
 import { entry, tombstone } from './fixtures.js'
 

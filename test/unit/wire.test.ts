@@ -4,7 +4,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import type { Heartbeat } from '../../src/core/heartbeat.js'
 import { decode, encode, MAX_MESSAGE_BYTES } from '../../src/net/codec.js'
-import { decodeGossip, encodeConfigMessage, encodeHeartbeatMessage, openHeartbeat, signHeartbeat } from '../../src/net/wire.js'
+import { Records, signingKey } from '../../src/net/records.js'
+import { decodeGossip, encodeConfigMessage } from '../../src/net/wire.js'
 
 async function member (): Promise<{ key: Awaited<ReturnType<typeof generateKeyPair>>, hb: Heartbeat }> {
   const key = await generateKeyPair('Ed25519')
@@ -62,25 +63,27 @@ describe('decodeGossip', () => {
   })
 })
 
-describe('heartbeat signatures', () => {
-  it('opens a heartbeat signed by the member it names', async () => {
+describe('member record signatures', () => {
+  it('verifies a record signed by the member it names', async () => {
     const { key, hb } = await member()
-    const msg = decodeGossip(encodeHeartbeatMessage(await signHeartbeat(hb, key)))
-    expect(msg?.t).toBe('hb')
-    expect(await openHeartbeat(msg?.t === 'hb' ? msg.signed : undefined)).toEqual(hb)
+    const records = new Records(signingKey(key))
+    const signed = records.sign(hb)
+    const reader = new Records()
+    expect(reader.decode(signed.body)).toEqual(hb)
+    expect(reader.verify(hb.id, signed.body, signed.sig)).toBe(true)
   })
 
-  it('refuses a heartbeat signed by someone else, a tampered body, or a wrong gossip author', async () => {
+  it('refuses a record signed by someone else, a tampered body, or an id that is no key', async () => {
     const a = await member()
     const b = await member()
-    const forged = await signHeartbeat(a.hb, b.key)
-    expect(await openHeartbeat(forged)).toBeUndefined()
-    const signed = await signHeartbeat(a.hb, a.key)
-    const tampered = { body: encode({ ...a.hb, counter: 99 }), sig: signed.sig }
-    expect(await openHeartbeat(tampered)).toBeUndefined()
-    expect(await openHeartbeat(signed, b.hb.id)).toBeUndefined()
-    expect(await openHeartbeat(signed, a.hb.id)).toEqual(a.hb)
-    expect(await openHeartbeat({ body: 'x', sig: 1 })).toBeUndefined()
-    expect(await openHeartbeat({ body: encode({ ...a.hb, status: 'zombie' }), sig: signed.sig }, a.hb.id)).toBeUndefined()
+    const reader = new Records()
+    const forged = new Records(signingKey(b.key)).sign(a.hb)
+    expect(reader.verify(a.hb.id, forged.body, forged.sig)).toBe(false)
+    const signed = new Records(signingKey(a.key)).sign(a.hb)
+    expect(reader.verify(a.hb.id, encode({ ...a.hb, counter: 99 }), signed.sig)).toBe(false)
+    expect(reader.verify('not-a-peer-id', signed.body, signed.sig)).toBe(false)
+    expect(reader.verify(a.hb.id, signed.body, new Uint8Array(3))).toBe(false)
+    expect(reader.decode(encode({ ...a.hb, status: 'zombie' }))).toBeUndefined()
+    expect(reader.decode(new Uint8Array([0xc1]))).toBeUndefined()
   })
 })

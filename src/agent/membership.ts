@@ -1,0 +1,165 @@
+// The membership component: drives the SWIM state machine (src/core/swim.ts) with a clock,
+// a random source and a transport, and reports what changes. One job; the agent and the
+// simulator both use it unchanged.
+import { EventEmitter } from 'node:events'
+import type { Heartbeat } from '../core/heartbeat.js'
+import type { Member, Transition } from '../core/members.js'
+import { Swim, type Effect, type RecordCodec } from '../core/swim.js'
+import type { SwimOptions } from '../core/swim-options.js'
+import { decode, encode } from '../net/codec.js'
+import type { Clock, Rng, Timer, Transport } from '../net/transport.js'
+
+export interface MembershipEvents {
+  transition: [t: Transition]
+  /** A member's record changed (or appeared): services, health, metrics, addresses. */
+  record: [id: string, before: Heartbeat | undefined, after: Heartbeat]
+  note: [level: 'info' | 'warn' | 'error', what: string, fields: Record<string, unknown>]
+}
+
+export interface MembershipDeps {
+  transport: Transport
+  clock: Clock
+  rng: Rng
+  records: RecordCodec
+}
+
+/** Lateness of our own timers that counts against local health (event-loop delay). */
+const SLOW_MS = 250
+
+export class Membership extends EventEmitter<MembershipEvents> {
+  readonly swim: Swim
+  /** Malformed or badly signed input, dropped. */
+  rejected = 0
+  private timer: Timer | undefined
+  private retry: Timer | undefined
+  private slowAt = Number.NEGATIVE_INFINITY
+  private timerAt = Number.POSITIVE_INFINITY
+  private stopped = false
+
+  constructor (self: Heartbeat, private readonly opts: SwimOptions, private readonly deps: MembershipDeps) {
+    super()
+    this.setMaxListeners(0)
+    this.swim = new Swim(self, opts, { rng: deps.rng, records: deps.records, encode, decode }, deps.clock.now())
+  }
+
+  start (): void {
+    const t = this.deps.transport
+    t.on('message', this.onMessage)
+    t.on('up', this.onUp)
+    t.on('down', this.onDown)
+    this.schedule()
+  }
+
+  stop (): void {
+    this.stopped = true
+    this.timer?.cancel()
+    this.retry?.cancel()
+    const t = this.deps.transport
+    t.off('message', this.onMessage)
+    t.off('up', this.onUp)
+    t.off('down', this.onDown)
+  }
+
+  get id (): string { return this.swim.selfId }
+  members (): Member[] { return this.swim.list() }
+  get (id: string): Member | undefined { return this.swim.get(id) }
+
+  /**
+   * Full state exchange with a peer we are connected to or can dial (a join contact). While
+   * this agent knows no other member, the exchange is retried with backoff (1 s doubling to
+   * 30 s): the contact may not be serving yet, or the message may have been lost.
+   */
+  pushPull (peer: string, addrs: readonly string[] = [], backoffMs = 1000): void {
+    this.perform(this.swim.pushPull(peer, addrs))
+    if (this.retry !== undefined) return
+    this.retry = this.deps.clock.timer(backoffMs, () => {
+      this.retry = undefined
+      if (!this.stopped && this.swim.size <= 1 && this.swim.get(peer) === undefined) this.pushPull(peer, addrs, Math.min(30_000, backoffMs * 2))
+    })
+  }
+
+  /** Publish a new version of our own record. */
+  update (fields: Partial<Omit<Heartbeat, 'v' | 'id' | 'generation' | 'counter'>>): void {
+    this.perform(this.swim.updateSelf(fields, this.deps.clock.now()))
+  }
+
+  private readonly onMessage = (channel: string, from: string, data: Uint8Array): void => {
+    if (channel !== 'swim' || this.stopped) return
+    const now = this.deps.clock.now()
+    this.checkStall(now)
+    this.perform(this.swim.handle(from, decode(data), now))
+  }
+
+  /** A connection we opened to a peer we do not know yet (a contact, a discovered agent): exchange state. */
+  private readonly onUp = (peer: string, outbound: boolean): void => {
+    if (this.stopped || !outbound || this.swim.get(peer) !== undefined) return
+    this.pushPull(peer)
+  }
+
+  private readonly onDown = (peer: string): void => {
+    if (this.stopped) return
+    const now = this.deps.clock.now()
+    this.checkStall(now)
+    this.perform(this.swim.connectionLost(peer, now))
+  }
+
+  /**
+   * A message can be handled before our overdue timer gets to run (both were queued while the
+   * process was stopped): judge the stall by the timer's lateness first, or the first message
+   * would find every probe in flight timed out.
+   */
+  private checkStall (now: number): void {
+    const late = now - this.timerAt
+    if (late > this.opts.stallMs) {
+      this.timerAt = now
+      this.perform(this.swim.stalled(late, now))
+    }
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined
+    if (this.stopped) return
+    const now = this.deps.clock.now()
+    const late = now - this.timerAt
+    this.timerAt = Number.POSITIVE_INFINITY
+    if (late > this.opts.stallMs) this.perform(this.swim.stalled(late, now))
+    else if (late > SLOW_MS && now - this.slowAt >= this.opts.probeIntervalMs) {
+      this.slowAt = now
+      this.swim.slow()
+    }
+    this.perform(this.swim.tick(now))
+  }
+
+  private perform (effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'send':
+          this.deps.transport.send('swim', e.to, encode(e.packet), e.addrs)
+          break
+        case 'transition':
+          this.emit('transition', e.t)
+          break
+        case 'record':
+          this.emit('record', e.id, e.before, e.after)
+          break
+        case 'note':
+          this.emit('note', e.level, e.what, e.fields)
+          break
+        case 'rejected':
+          this.rejected++
+          break
+      }
+    }
+    this.schedule()
+  }
+
+  /** Keep one timer armed for the state machine's next deadline. */
+  private schedule (): void {
+    if (this.stopped) return
+    const at = this.swim.nextDeadline()
+    if (this.timer !== undefined && at >= this.timerAt) return
+    this.timer?.cancel()
+    this.timerAt = at
+    this.timer = this.deps.clock.timer(Math.max(0, at - this.deps.clock.now()), this.onTimer)
+  }
+}

@@ -1,0 +1,77 @@
+// The membership protocol's packets, as decoded from msgpack, and their structural checks:
+// nothing from the network reaches the state machine unchecked. Packet types are only ever
+// added (ONLY APPEND TO THIS LIST); an unknown type is dropped and counted.
+
+/** A member record as its member signed it: the encoded record and the signature over it. */
+export interface SignedRecord {
+  readonly body: Uint8Array
+  readonly sig: Uint8Array
+}
+
+/** [record body, signature, status (0 alive, 1 suspect, 2 failed), status generation, status counter] */
+export type StateEntry = [Uint8Array, Uint8Array, number, number, number]
+
+/** [member id, record generation, record counter, 1 when failed] */
+export type VersionLine = [string, number, number, number]
+
+export type Packet =
+  /** Probe; `to` is the peer id meant, so a restarted process at the same address does not answer for its predecessor. */
+  | { t: 'ping', s: number, to: string, b?: Uint8Array[] }
+  | { t: 'ack', s: number, b?: Uint8Array[] }
+  /** Please probe `to` (at addresses `a`) for me. */
+  | { t: 'preq', s: number, to: string, a: string[], b?: Uint8Array[] }
+  /** Lifeguard: the relay got no ack from the target in time (proof the relay itself is fine). */
+  | { t: 'nack', s: number }
+  /** Broadcasts only. */
+  | { t: 'gossip', b: Uint8Array[] }
+  /** Full state push-pull; `r` asks for ours in return. */
+  | { t: 'pp', e: StateEntry[], r: boolean }
+  /** Digest: one hash per bucket of member versions. */
+  | { t: 'dig', h: Uint8Array }
+  /** Version lines of the buckets `k` that differed from a digest. */
+  | { t: 'dif', v: VersionLine[], k: number[] }
+  /** State entries, and ids whose entries are wanted back. */
+  | { t: 'st', e: StateEntry[], w?: string[] }
+  /** Your name is owned by another live member. */
+  | { t: 'refuse', reason: string }
+
+const MAX_LIST = 100_000
+
+function isBytesList (x: unknown): x is Uint8Array[] {
+  return Array.isArray(x) && x.length <= 4096 && x.every(b => b instanceof Uint8Array)
+}
+
+function isSeq (x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 0
+}
+
+function isId (x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0 && x.length <= 128
+}
+
+export function isStateEntry (x: unknown): x is StateEntry {
+  return Array.isArray(x) && x.length === 5 && x[0] instanceof Uint8Array && x[1] instanceof Uint8Array &&
+    (x[2] === 0 || x[2] === 1 || x[2] === 2) && isSeq(x[3]) && isSeq(x[4])
+}
+
+function isVersionLine (x: unknown): x is VersionLine {
+  return Array.isArray(x) && x.length === 4 && isId(x[0]) && isSeq(x[1]) && isSeq(x[2]) && (x[3] === 0 || x[3] === 1)
+}
+
+export function isPacket (x: unknown): x is Packet {
+  if (typeof x !== 'object' || x === null) return false
+  const p = x as Record<string, unknown>
+  if (p.b !== undefined && !isBytesList(p.b)) return false
+  switch (p.t) {
+    case 'ping': return isSeq(p.s) && isId(p.to)
+    case 'ack': case 'nack': return isSeq(p.s)
+    case 'preq': return isSeq(p.s) && isId(p.to) && Array.isArray(p.a) && p.a.length <= 32 && p.a.every(a => typeof a === 'string' && a.length < 512)
+    case 'gossip': return isBytesList(p.b)
+    case 'pp': return Array.isArray(p.e) && p.e.length <= MAX_LIST && typeof p.r === 'boolean'
+    case 'dig': return p.h instanceof Uint8Array
+    case 'dif': return Array.isArray(p.v) && p.v.length <= MAX_LIST && p.v.every(isVersionLine) && Array.isArray(p.k) && p.k.every(k => Number.isInteger(k) && k >= 0 && k < 1024)
+    case 'st': return Array.isArray(p.e) && p.e.length <= MAX_LIST && (p.w === undefined || (Array.isArray(p.w) && p.w.length <= MAX_LIST && p.w.every(isId)))
+    case 'refuse': return typeof p.reason === 'string' && p.reason.length <= 1024
+    default: return false
+  }
+}

@@ -1,0 +1,735 @@
+// SWIM membership with Lifeguard (Das et al., "SWIM: Scalable Weakly-consistent Infection-style
+// Process Group Membership Protocol", 2002; Dadgar et al., "Lifeguard", 2018), modelled on
+// hashicorp/memberlist state.go. Pure: time comes in as `now`, randomness from an injected
+// Rng, and every input returns the effects to perform (messages to send, transitions to
+// report). The Membership component (src/agent/membership.ts) drives it over a Transport.
+//
+// Per probe interval an agent pings one member (round-robin over a shuffled list). No ack in
+// time: it asks `indirectChecks` others to ping it. Still nothing by the end of the interval:
+// the member becomes suspect, and that news spreads piggybacked on probes and gossip. A
+// suspect that hears of it refutes with a newer version of its signed record; otherwise,
+// after a timeout that grows with log N and shrinks with independent confirmations, it is
+// declared failed. Every message an agent sends per interval goes to a constant number of
+// members, so the cost per agent does not grow with N.
+import { Awareness } from './awareness.js'
+import { BroadcastQueue, retransmitLimit } from './broadcasts.js'
+import { fnv1a } from './hash.js'
+import type { Heartbeat } from './heartbeat.js'
+import type { Member, MemberStatus, Transition } from './members.js'
+import { Suspicion } from './suspicion.js'
+import { suspicionBounds, type SwimOptions } from './swim-options.js'
+import { isPacket, isStateEntry, type Packet, type SignedRecord, type StateEntry, type VersionLine } from './swim-wire.js'
+
+export type { SignedRecord } from './swim-wire.js'
+
+/** Record (de)coding and signatures, injected so the core stays free of crypto and codecs. */
+export interface RecordCodec {
+  /** The record in `body`, if well formed (no signature check). */
+  decode: (body: Uint8Array) => Heartbeat | undefined
+  /** True when `sig` is the signature of `id`'s key over `body`. */
+  verify: (id: string, body: Uint8Array, sig: Uint8Array) => boolean
+  sign: (rec: Heartbeat) => SignedRecord
+}
+
+export interface SwimDeps {
+  rng: () => number
+  records: RecordCodec
+  /** Encode a broadcast item (its bytes count against the packet budget). */
+  encode: (x: unknown) => Uint8Array
+  decode: (b: Uint8Array) => unknown
+}
+
+export type Effect =
+  | { kind: 'send', to: string, addrs: readonly string[], packet: Packet }
+  | { kind: 'transition', t: Transition }
+  /** A member's record changed (services, health, metrics, addresses). */
+  | { kind: 'record', id: string, before: Heartbeat | undefined, after: Heartbeat }
+  /** Something worth a log line: a refused newcomer, a refusal of us, a refutation. */
+  | { kind: 'note', level: 'info' | 'warn' | 'error', what: string, fields: Record<string, unknown> }
+  /** A record failed its signature check or was malformed. */
+  | { kind: 'rejected', from: string }
+
+type Version = readonly [generation: number, counter: number]
+
+interface Row {
+  rec: Heartbeat
+  signed: SignedRecord
+  status: MemberStatus
+  /** Version the status refers to: an accusation at v is refuted only by a record newer than v. */
+  sv: Version
+  since: number
+  lastSeen: number
+  suspicion?: Suspicion
+}
+
+interface Probe {
+  seq: number
+  target: string
+  ackBy: number
+  endAt: number
+  indirect: boolean
+  expectedNacks: number
+  nacks: number
+  /** Started by a connection-loss hint rather than the round-robin. */
+  hint: boolean
+}
+
+/** A ping-req we relay: the ack or nack goes back to `origin` under its sequence number. */
+interface Relay { origin: string, originSeq: number, nackAt: number }
+
+export const DIGEST_BUCKETS = 64
+
+const ST_ALIVE = 0
+const ST_SUSPECT = 1
+const ST_FAILED = 2
+
+function cmp (a: Version, b: Version): number {
+  return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]
+}
+
+function versionOf (h: Heartbeat): Version {
+  return [h.generation, h.counter]
+}
+
+export class Swim {
+  private readonly rows = new Map<string, Row>()
+  private readonly broadcasts = new BroadcastQueue()
+  readonly awareness: Awareness
+  private readonly digest = new Uint32Array(DIGEST_BUCKETS)
+  private probeList: string[] = []
+  private probeIndex = 0
+  private nextProbeAt: number
+  private nextGossipAt: number
+  private nextSyncAt: number
+  private nextReapAt: number
+  private readonly probes = new Map<number, Probe>()
+  private readonly relays = new Map<number, Relay>()
+  private seq = 0
+  private live = 1
+  private readonly refused = new Set<string>()
+  private readonly self: Row
+  /** Rows under suspicion, so timers need not scan the whole table. */
+  private readonly suspects = new Set<Row>()
+  /** Failed rows: candidates for a reconnect attempt (a healed partition, a resumed process). */
+  private readonly failed = new Set<Row>()
+  private nextReconnectAt: number
+  /** Member ids by name, for the name-ownership rule. */
+  private readonly names = new Map<string, Set<string>>()
+  /** Member ids in an array, for O(1) random picks. */
+  private readonly ids: string[] = []
+  private readonly idIndex = new Map<string, number>()
+
+  constructor (self: Heartbeat, private readonly opts: SwimOptions, private readonly deps: SwimDeps, now: number) {
+    this.awareness = new Awareness(opts.awarenessMax)
+    this.self = this.newRow(self, deps.records.sign(self), 'alive', now)
+    this.addRow(this.self)
+    this.nextProbeAt = now + opts.probeIntervalMs * deps.rng()
+    this.nextGossipAt = now + opts.gossipIntervalMs
+    this.nextSyncAt = now + opts.syncIntervalMs * (0.5 + deps.rng())
+    this.nextReapAt = now + 10_000
+    this.nextReconnectAt = now + opts.reconnectIntervalMs
+  }
+
+  get selfId (): string { return this.self.rec.id }
+
+  /** Members that are alive or suspect, this agent included: SWIM's estimate of N. */
+  get size (): number { return this.live }
+
+  get (id: string): Member | undefined {
+    const r = this.rows.get(id)
+    return r === undefined ? undefined : { hb: r.rec, status: r.status, lastSeen: r.lastSeen, since: r.since }
+  }
+
+  list (): Member[] {
+    const out: Member[] = []
+    for (const r of this.rows.values()) out.push({ hb: r.rec, status: r.status, lastSeen: r.lastSeen, since: r.since })
+    return out.sort((a, b) => (a.hb.name < b.hb.name ? -1 : a.hb.name > b.hb.name ? 1 : 0))
+  }
+
+  /** A random live member other than this agent, in O(1): a partner for anti-entropy. */
+  randomPeer (): Member | undefined {
+    const r = this.randomMembers(1, new Set([this.selfId]), 'alive')[0]
+    return r === undefined ? undefined : this.get(r.rec.id)
+  }
+
+  signedRecord (id: string): SignedRecord | undefined {
+    return this.rows.get(id)?.signed
+  }
+
+  suspicionCount (): number {
+    let n = 0
+    for (const r of this.suspects) if (r.suspicion !== undefined) n++
+    return n
+  }
+
+  // ---- inputs from the shell -------------------------------------------------------------
+
+  /** Publish a new version of our own record (services, health, metrics, or leaving). */
+  updateSelf (fields: Partial<Omit<Heartbeat, 'v' | 'id' | 'generation' | 'counter'>>, now: number): Effect[] {
+    const me = this.self
+    const rec: Heartbeat = { ...me.rec, ...fields, counter: me.rec.counter + 1 }
+    const signed = this.deps.records.sign(rec)
+    const out: Effect[] = [{ kind: 'record', id: rec.id, before: me.rec, after: rec }]
+    this.setRecord(me, rec, signed)
+    me.sv = versionOf(rec)
+    if (rec.status === 'left') out.push(...this.move(me, 'left', now))
+    this.queueAlive(me)
+    return out
+  }
+
+  /** Exchange full state with a contact: on join, and with any new connection we know nothing of. */
+  pushPull (to: string, addrs: readonly string[] = []): Effect[] {
+    return [{ kind: 'send', to, addrs, packet: { t: 'pp', e: this.fullState(), r: true } }]
+  }
+
+  /** A connection to `peer` closed. For a live member that is a hint: probe it now. */
+  connectionLost (peer: string, now: number): Effect[] {
+    const r = this.rows.get(peer)
+    if (r === undefined || r.status !== 'alive' || peer === this.selfId) return []
+    for (const p of this.probes.values()) if (p.target === peer) return []
+    return this.startProbe(r, now, true)
+  }
+
+  /**
+   * This agent's timers ran `lateMs` late: it was stalled (SIGSTOP, CPU starvation, a long
+   * GC). Lifeguard: its own health is suspect, not its peers'. Worsen the local health score
+   * and push every deadline in flight (probes, relays, suspicions) back by the stall, so that
+   * nothing times out on time this agent did not see; acks that arrived meanwhile still count.
+   */
+  stalled (lateMs: number, now: number): Effect[] {
+    this.awareness.apply(this.opts.awarenessMax)
+    for (const p of this.probes.values()) { p.ackBy += lateMs; p.endAt += lateMs }
+    for (const r of this.relays.values()) r.nackAt += lateMs
+    for (const r of this.suspects) if (r.suspicion !== undefined) r.suspicion = r.suspicion.shift(lateMs)
+    this.nextProbeAt = Math.max(this.nextProbeAt, now + this.opts.probeIntervalMs)
+    return [{ kind: 'note', level: 'warn', what: 'timers ran late: this agent was stalled; its deadlines are extended by the stall', fields: { lateMs: Math.round(lateMs) } }]
+  }
+
+  /** A timer ran a little late (event-loop delay): count it against local health. */
+  slow (): void {
+    this.awareness.apply(1)
+  }
+
+  /** The earliest time `tick` has something to do. */
+  nextDeadline (): number {
+    let t = Math.min(this.nextProbeAt, this.nextSyncAt, this.nextReapAt, this.nextReconnectAt)
+    if (this.broadcasts.size > 0) t = Math.min(t, this.nextGossipAt)
+    for (const p of this.probes.values()) t = Math.min(t, p.indirect ? p.endAt : p.ackBy)
+    for (const r of this.relays.values()) t = Math.min(t, r.nackAt)
+    for (const r of this.suspects) if (r.suspicion !== undefined) t = Math.min(t, r.suspicion.deadline())
+    return t
+  }
+
+  tick (now: number): Effect[] {
+    const out: Effect[] = []
+    for (const p of [...this.probes.values()]) {
+      if (!p.indirect && now >= p.ackBy) out.push(...this.indirectProbe(p))
+      if (p.indirect && now >= p.endAt) out.push(...this.probeFailed(p, now))
+    }
+    for (const [seq, r] of this.relays) {
+      if (now >= r.nackAt) {
+        this.relays.delete(seq)
+        const o = this.rows.get(r.origin)
+        out.push({ kind: 'send', to: r.origin, addrs: o?.rec.addrs ?? [], packet: { t: 'nack', s: r.originSeq } })
+      }
+    }
+    for (const r of [...this.suspects]) {
+      if (r.suspicion !== undefined && now >= r.suspicion.deadline()) out.push(...this.declareFailed(r, r.sv, this.selfId, now))
+    }
+    if (now >= this.nextProbeAt) {
+      this.nextProbeAt = now + this.awareness.scale(this.opts.probeIntervalMs)
+      const target = this.nextTarget()
+      if (target !== undefined) out.push(...this.startProbe(target, now, false))
+    }
+    if (now >= this.nextGossipAt) {
+      this.nextGossipAt = now + this.opts.gossipIntervalMs
+      out.push(...this.gossip())
+    }
+    if (now >= this.nextSyncAt) {
+      this.nextSyncAt = now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng())
+      const peer = this.randomMembers(1, new Set([this.selfId]))[0]
+      if (peer !== undefined) out.push({ kind: 'send', to: peer.rec.id, addrs: peer.rec.addrs, packet: { t: 'dig', h: new Uint8Array(this.digest.slice().buffer) } })
+    }
+    if (now >= this.nextReconnectAt) {
+      // Serf's reconnect: a failed member may be back (a healed partition, a resumed process);
+      // a push-pull with it makes it refute, and brings both sides' news across.
+      this.nextReconnectAt = now + this.opts.reconnectIntervalMs * (0.8 + 0.4 * this.deps.rng())
+      if (this.failed.size > 0) {
+        const pick = [...this.failed][Math.floor(this.deps.rng() * this.failed.size)]
+        out.push({ kind: 'send', to: pick.rec.id, addrs: pick.rec.addrs, packet: { t: 'pp', e: this.fullState(), r: true } })
+      }
+    }
+    if (now >= this.nextReapAt) {
+      this.nextReapAt = now + 10_000
+      out.push(...this.reap(now))
+    }
+    return out
+  }
+
+  /** A packet from `from` (the transport's authenticated peer id). Malformed input is dropped. */
+  handle (from: string, raw: unknown, now: number): Effect[] {
+    if (!isPacket(raw)) return [{ kind: 'rejected', from }]
+    const p = raw
+    const out: Effect[] = []
+    const sender = this.rows.get(from)
+    if (sender !== undefined) sender.lastSeen = now
+    if ('b' in p && p.b !== undefined) for (const b of p.b) out.push(...this.applyBroadcast(from, b, now))
+    switch (p.t) {
+      case 'ping':
+        // A ping meant for an earlier incarnation of this address (another peer id) is not ours.
+        if (p.to !== this.selfId) break
+        out.push(this.reply(from, { t: 'ack', s: p.s }))
+        break
+      case 'ack': {
+        const relay = this.relays.get(p.s)
+        if (relay !== undefined) {
+          this.relays.delete(p.s)
+          const o = this.rows.get(relay.origin)
+          out.push({ kind: 'send', to: relay.origin, addrs: o?.rec.addrs ?? [], packet: { t: 'ack', s: relay.originSeq } })
+          break
+        }
+        const probe = this.probes.get(p.s)
+        if (probe !== undefined) {
+          this.probes.delete(p.s)
+          if (!probe.hint) this.awareness.apply(-1)
+          const r = this.rows.get(probe.target)
+          if (r !== undefined) r.lastSeen = now
+        }
+        break
+      }
+      case 'nack': {
+        const probe = this.probes.get(p.s)
+        if (probe !== undefined) probe.nacks++
+        break
+      }
+      case 'preq': {
+        const seq = ++this.seq
+        this.relays.set(seq, { origin: from, originSeq: p.s, nackAt: now + this.opts.probeTimeoutMs })
+        const known = this.rows.get(p.to)?.rec.addrs ?? []
+        out.push({ kind: 'send', to: p.to, addrs: known.length > 0 ? known : p.a, packet: { t: 'ping', s: seq, to: p.to } })
+        break
+      }
+      case 'gossip':
+        break
+      case 'pp':
+        out.push(...this.mergeState(from, p.e, now))
+        if (p.r) out.push(this.reply(from, { t: 'pp', e: this.fullState(), r: false }))
+        break
+      case 'dig':
+        out.push(...this.answerDigest(from, p.h))
+        break
+      case 'dif':
+        out.push(...this.answerDiff(from, p.v, p.k))
+        break
+      case 'st':
+        out.push(...this.mergeState(from, p.e, now))
+        if (p.w !== undefined && p.w.length > 0) {
+          const e = p.w.flatMap(id => { const r = this.rows.get(id); return r === undefined ? [] : [this.stateEntry(r)] })
+          if (e.length > 0) out.push(this.reply(from, { t: 'st', e }))
+        }
+        break
+      case 'refuse':
+        out.push({ kind: 'note', level: 'error', what: 'refused by a member: another live agent owns this node name', fields: { by: from, reason: p.reason } })
+        break
+    }
+    return out
+  }
+
+  // ---- probing ---------------------------------------------------------------------------
+
+  private nextTarget (): Row | undefined {
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.probeIndex < this.probeList.length) {
+        const r = this.rows.get(this.probeList[this.probeIndex++])
+        if (r !== undefined && r.rec.id !== this.selfId && (r.status === 'alive' || r.status === 'suspect')) return r
+      }
+      // End of the list: reshuffle (Fisher-Yates), so every member is probed once per round.
+      this.probeList = [...this.rows.keys()].filter(id => id !== this.selfId)
+      for (let i = this.probeList.length - 1; i > 0; i--) {
+        const j = Math.floor(this.deps.rng() * (i + 1))
+        const t = this.probeList[i]; this.probeList[i] = this.probeList[j]; this.probeList[j] = t
+      }
+      this.probeIndex = 0
+    }
+    return undefined
+  }
+
+  private startProbe (target: Row, now: number, hint: boolean): Effect[] {
+    const seq = ++this.seq
+    this.probes.set(seq, {
+      seq,
+      target: target.rec.id,
+      ackBy: now + this.awareness.scale(this.opts.probeTimeoutMs),
+      endAt: now + this.awareness.scale(this.opts.probeIntervalMs),
+      indirect: false,
+      expectedNacks: 0,
+      nacks: 0,
+      hint
+    })
+    return [this.packetTo(target, { t: 'ping', s: seq, to: target.rec.id })]
+  }
+
+  private indirectProbe (p: Probe): Effect[] {
+    p.indirect = true
+    const target = this.rows.get(p.target)
+    if (target === undefined) return []
+    const relays = this.randomMembers(this.opts.indirectChecks, new Set([this.selfId, p.target]), 'alive')
+    p.expectedNacks = relays.length
+    return relays.map(r => this.packetTo(r, { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
+  }
+
+  private probeFailed (p: Probe, now: number): Effect[] {
+    this.probes.delete(p.seq)
+    // Lifeguard: relays that did not even nack point at our own network or process, not theirs.
+    if (!p.hint) this.awareness.apply(p.expectedNacks > 0 ? (p.expectedNacks - p.nacks > 0 ? 1 : 0) : 1)
+    const r = this.rows.get(p.target)
+    if (r === undefined || r.status !== 'alive') return []
+    return this.suspect(r, r.sv, this.selfId, now)
+  }
+
+  // ---- state transitions (memberlist state.go) ---------------------------------------------
+
+  private suspect (r: Row, v: Version, by: string, now: number): Effect[] {
+    if (cmp(v, r.sv) < 0 || r.status === 'failed' || r.status === 'left') return []
+    if (r === this.self) return this.refute(v, 'suspect', by)
+    if (r.status === 'suspect' && r.suspicion !== undefined) {
+      if (r.suspicion.confirm(by)) this.queueAccusation('s', r, by)
+      return []
+    }
+    const { min, max } = suspicionBounds(this.opts, this.live)
+    const k = this.live - 2 < this.opts.suspicionConfirmations ? 0 : this.opts.suspicionConfirmations
+    r.sv = v
+    r.suspicion = new Suspicion(now, k, min, max, by)
+    this.queueAccusation('s', r, by)
+    return this.move(r, 'suspect', now)
+  }
+
+  private declareFailed (r: Row, v: Version, by: string, now: number): Effect[] {
+    if (cmp(v, r.sv) < 0 || r.status === 'failed' || r.status === 'left') return []
+    if (r === this.self) return this.refute(v, 'failed', by)
+    r.sv = v
+    r.suspicion = undefined
+    this.queueAccusation('d', r, by)
+    return this.move(r, 'failed', now)
+  }
+
+  /** Someone accuses us: outbid the accusation with a newer version of our record. */
+  private refute (v: Version, what: string, by: string): Effect[] {
+    const me = this.self
+    if (me.status === 'left') return []
+    const counter = Math.max(me.rec.counter, v[1]) + 1
+    const rec: Heartbeat = { ...me.rec, counter }
+    this.setRecord(me, rec, this.deps.records.sign(rec))
+    me.sv = versionOf(rec)
+    this.awareness.apply(1)
+    this.queueAlive(me)
+    return [{ kind: 'note', level: 'info', what: `refuted: a member declared this agent ${what}`, fields: { by, counter } }]
+  }
+
+  /**
+   * A signed record. Newer than ours: verified (once per member and version), stored, spread
+   * on (`rebroadcast`), and it refutes any accusation made against an older version.
+   */
+  private acceptRecord (from: string, signed: SignedRecord, now: number, rebroadcast: boolean, failedAt?: Version): { row?: Row, fresh: boolean, out: Effect[] } {
+    const rec = this.deps.records.decode(signed.body)
+    if (rec === undefined) return { fresh: false, out: [{ kind: 'rejected', from }] }
+    const r = this.rows.get(rec.id)
+    if (r !== undefined && r === this.self) {
+      // A record of ours newer than ours (a replay, or our own previous life's counter): outbid it.
+      if (cmp(versionOf(rec), versionOf(r.rec)) > 0 && rec.generation === r.rec.generation) return { row: r, fresh: false, out: this.refute(versionOf(rec), 'alive elsewhere', from) }
+      return { row: r, fresh: false, out: [] }
+    }
+    if (r !== undefined && cmp(versionOf(rec), versionOf(r.rec)) <= 0) return { row: r, fresh: false, out: [] }
+    if (r === undefined && this.refused.has(`${rec.id}/${rec.generation}/${rec.counter}`)) return { fresh: false, out: [] }
+    if (!this.deps.records.verify(rec.id, signed.body, signed.sig)) return { fresh: false, out: [{ kind: 'rejected', from }] }
+    // Keep copies: decoded byte fields are views into the whole message they came in (a full
+    // state push-pull can be hundreds of KB), which a stored view would keep alive.
+    signed = { body: new Uint8Array(signed.body), sig: new Uint8Array(signed.sig) }
+    const out: Effect[] = []
+    if (r === undefined) {
+      const owner = this.nameOwner(rec, now, out)
+      if (owner === 'refuse') {
+        this.refused.add(`${rec.id}/${rec.generation}/${rec.counter}`)
+        return { fresh: false, out }
+      }
+      // A member we never saw, relayed as failed: list it failed, never alive and passing.
+      const status = rec.status === 'left' ? 'left' : failedAt !== undefined && cmp(failedAt, versionOf(rec)) >= 0 ? 'failed' : 'alive'
+      const row = this.newRow(rec, signed, status, now)
+      if (status === 'failed') row.sv = failedAt as Version
+      this.addRow(row)
+      if (row.status === 'alive') this.live++
+      // A newcomer goes into the probe list at a random place (memberlist does the same).
+      const at = this.probeIndex + Math.floor(this.deps.rng() * (this.probeList.length - this.probeIndex + 1))
+      this.probeList.push(rec.id)
+      const swap = this.probeList[at]; this.probeList[at] = rec.id; this.probeList[this.probeList.length - 1] = swap
+      out.push({ kind: 'record', id: rec.id, before: undefined, after: rec })
+      out.push({ kind: 'transition', t: { id: rec.id, name: rec.name, from: 'none', to: row.status } })
+      if (rebroadcast) this.queueAlive(row)
+      return { row, fresh: true, out }
+    }
+    const before = r.rec
+    this.setRecord(r, rec, signed)
+    r.lastSeen = now
+    out.push({ kind: 'record', id: rec.id, before, after: rec })
+    if (rec.status === 'left') {
+      r.sv = versionOf(rec)
+      r.suspicion = undefined
+      out.push(...this.move(r, 'left', now))
+    } else if (r.status === 'alive' || cmp(versionOf(rec), r.sv) > 0 || rec.generation > before.generation) {
+      r.sv = versionOf(rec)
+      r.suspicion = undefined
+      out.push(...this.move(r, 'alive', now))
+    }
+    if (rebroadcast) this.queueAlive(r)
+    return { row: r, fresh: false, out }
+  }
+
+  /**
+   * Names are owned. A new peer id with the name of a member we list replaces that member when
+   * it is the same agent restarted without its data dir (a newer generation at one of the same
+   * addresses), or when the old one is failed or left; otherwise it is refused and told why.
+   */
+  private nameOwner (rec: Heartbeat, now: number, out: Effect[]): 'accept' | 'refuse' {
+    for (const oldId of this.names.get(rec.name) ?? []) {
+      const old = this.rows.get(oldId) as Row
+      if (old.rec.id === rec.id) continue
+      const gone = old.status === 'failed' || old.status === 'left'
+      const sameHost = old.rec.address === rec.address && old.rec.addrs.some(a => rec.addrs.includes(a))
+      if (old !== this.self && (gone || (sameHost && rec.generation > old.rec.generation))) {
+        this.remove(old)
+        out.push({ kind: 'transition', t: { id: old.rec.id, name: old.rec.name, from: old.status, to: 'reaped' } })
+        out.push({ kind: 'note', level: 'info', what: gone ? 'name taken over from a departed member' : 'member restarted with a new identity: old row replaced', fields: { name: rec.name, old: old.rec.id, id: rec.id } })
+        return 'accept'
+      }
+      if (old !== this.self && sameHost && rec.generation < old.rec.generation) return 'refuse' // a stale record of a previous life
+      const reason = `node name '${rec.name}' belongs to live member ${old.rec.id} at ${old.rec.address}; choose another --node or stop that agent`
+      out.push({ kind: 'note', level: 'warn', what: 'refused a member: its name is taken', fields: { name: rec.name, id: rec.id, owner: old.rec.id } })
+      out.push({ kind: 'send', to: rec.id, addrs: rec.addrs, packet: { t: 'refuse', reason } })
+      return 'refuse'
+    }
+    void now
+    return 'accept'
+  }
+
+  private applyBroadcast (from: string, bytes: Uint8Array, now: number): Effect[] {
+    const item = this.deps.decode(bytes) as Record<string, unknown> | undefined
+    if (typeof item !== 'object' || item === null) return [{ kind: 'rejected', from }]
+    if (item.k === 'a' && item.s instanceof Uint8Array && item.g instanceof Uint8Array) {
+      return this.acceptRecord(from, { body: item.s, sig: item.g }, now, true).out
+    }
+    if ((item.k === 's' || item.k === 'd') && typeof item.id === 'string' && typeof item.by === 'string' &&
+      Number.isSafeInteger(item.gen) && Number.isSafeInteger(item.c)) {
+      const r = this.rows.get(item.id)
+      if (r === undefined) return []
+      const v: Version = [item.gen as number, item.c as number]
+      return item.k === 's' ? this.suspect(r, v, item.by, now) : this.declareFailed(r, v, item.by, now)
+    }
+    return [{ kind: 'rejected', from }]
+  }
+
+  /** Merge a peer's state entries (push-pull, digest sync): records, then their liveness. */
+  private mergeState (from: string, entries: readonly unknown[], now: number): Effect[] {
+    const out: Effect[] = []
+    for (const e of entries) {
+      if (!isStateEntry(e)) { out.push({ kind: 'rejected', from }); continue }
+      const [body, sig, st, g, c] = e
+      // Only the peer's own record is spread on: relaying everyone's would flood on each join.
+      const v: Version = [g, c]
+      const got = this.acceptRecord(from, { body, sig }, now, false, st === ST_FAILED ? v : undefined)
+      out.push(...got.out)
+      const r = got.row
+      if (r === undefined) continue
+      if (r.rec.id === from && got.out.length > 0) this.queueAlive(r)
+      if (st === ST_ALIVE || got.fresh || r.status === 'left' || r.status === 'failed') continue
+      if (st === ST_FAILED || st === ST_SUSPECT) {
+        // Someone saw it fail or suspects it: suspect it here too, and let it refute if alive.
+        out.push(...this.suspect(r, v, from, now))
+      }
+    }
+    return out
+  }
+
+  private move (r: Row, to: MemberStatus, now: number): Effect[] {
+    if (r.status === to) return []
+    const from = r.status
+    const wasLive = from === 'alive' || from === 'suspect'
+    const isLive = to === 'alive' || to === 'suspect'
+    if (wasLive && !isLive) this.live--
+    if (!wasLive && isLive) this.live++
+    this.bucketXor(r)
+    r.status = to
+    r.since = now
+    if (to !== 'suspect') r.suspicion = undefined
+    if (from === 'suspect') this.suspects.delete(r)
+    if (to === 'suspect') this.suspects.add(r)
+    if (from === 'failed') this.failed.delete(r)
+    if (to === 'failed') this.failed.add(r)
+    this.bucketXor(r)
+    return [{ kind: 'transition', t: { id: r.rec.id, name: r.rec.name, from, to } }]
+  }
+
+  private reap (now: number): Effect[] {
+    const out: Effect[] = []
+    for (const r of [...this.rows.values()]) {
+      if ((r.status === 'failed' || r.status === 'left') && now - r.since >= this.opts.reapMs) {
+        this.remove(r)
+        out.push({ kind: 'transition', t: { id: r.rec.id, name: r.rec.name, from: r.status, to: 'reaped' } })
+      }
+    }
+    return out
+  }
+
+  private remove (r: Row): void {
+    this.bucketXor(r)
+    if (r.status === 'alive' || r.status === 'suspect') this.live--
+    this.rows.delete(r.rec.id)
+    this.suspects.delete(r)
+    this.failed.delete(r)
+    const i = this.idIndex.get(r.rec.id) as number
+    const last = this.ids.pop() as string
+    if (last !== r.rec.id) { this.ids[i] = last; this.idIndex.set(last, i) }
+    this.idIndex.delete(r.rec.id)
+    const named = this.names.get(r.rec.name)
+    named?.delete(r.rec.id)
+    if (named?.size === 0) this.names.delete(r.rec.name)
+  }
+
+  private addRow (r: Row): void {
+    this.rows.set(r.rec.id, r)
+    if (r.status === 'failed') this.failed.add(r)
+    this.idIndex.set(r.rec.id, this.ids.length)
+    this.ids.push(r.rec.id)
+    const named = this.names.get(r.rec.name) ?? new Set<string>()
+    named.add(r.rec.id)
+    this.names.set(r.rec.name, named)
+    this.bucketXor(r)
+  }
+
+  // ---- dissemination -----------------------------------------------------------------------
+
+  private queueAlive (r: Row): void {
+    this.broadcasts.queue({ key: r.rec.id, bytes: this.deps.encode({ k: 'a', s: r.signed.body, g: r.signed.sig }) })
+  }
+
+  private queueAccusation (k: 's' | 'd', r: Row, by: string): void {
+    this.broadcasts.queue({ key: r.rec.id, bytes: this.deps.encode({ k, id: r.rec.id, gen: r.sv[0], c: r.sv[1], by }) })
+  }
+
+  private gossip (): Effect[] {
+    const out: Effect[] = []
+    for (const r of this.randomMembers(this.opts.gossipNodes, new Set([this.selfId]))) {
+      const b = this.broadcasts.take(this.opts.packetBudget, retransmitLimit(this.opts.retransmitMult, this.live))
+      if (b.length === 0) break
+      out.push({ kind: 'send', to: r.rec.id, addrs: r.rec.addrs, packet: { t: 'gossip', b } })
+    }
+    return out
+  }
+
+  /** A packet to a member, with whatever broadcasts fit piggybacked. */
+  private packetTo (r: Row, packet: Packet): Effect {
+    return { kind: 'send', to: r.rec.id, addrs: r.rec.addrs, packet: this.piggyback(packet) }
+  }
+
+  private reply (to: string, packet: Packet): Effect {
+    return { kind: 'send', to, addrs: this.rows.get(to)?.rec.addrs ?? [], packet: this.piggyback(packet) }
+  }
+
+  private piggyback (packet: Packet): Packet {
+    if (packet.t !== 'ping' && packet.t !== 'ack' && packet.t !== 'preq') return packet
+    const b = this.broadcasts.take(this.opts.packetBudget - 64, retransmitLimit(this.opts.retransmitMult, this.live))
+    return b.length > 0 ? { ...packet, b } : packet
+  }
+
+  private randomMembers (k: number, exclude: ReadonlySet<string>, only?: 'alive'): Row[] {
+    // Sample by random index with a bounded number of draws: O(k), not O(N), per call.
+    const ids = this.ids
+    const out: Row[] = []
+    const picked = new Set<string>()
+    for (let draws = 0; out.length < k && draws < k * 8 + 8 && ids.length > 0; draws++) {
+      const r = this.rows.get(ids[Math.floor(this.deps.rng() * ids.length)]) as Row
+      if (exclude.has(r.rec.id) || picked.has(r.rec.id)) continue
+      if (only === 'alive' ? r.status !== 'alive' : r.status !== 'alive' && r.status !== 'suspect') continue
+      picked.add(r.rec.id)
+      out.push(r)
+    }
+    return out
+  }
+
+  // ---- state exchange ----------------------------------------------------------------------
+
+  private stateEntry (r: Row): StateEntry {
+    const st = r.status === 'failed' ? ST_FAILED : r.status === 'suspect' ? ST_SUSPECT : ST_ALIVE
+    return [r.signed.body, r.signed.sig, st, r.sv[0], r.sv[1]]
+  }
+
+  private fullState (): StateEntry[] {
+    return [...this.rows.values()].map(r => this.stateEntry(r))
+  }
+
+  private versionLine (r: Row): VersionLine {
+    return [r.rec.id, r.rec.generation, r.rec.counter, r.status === 'failed' ? 1 : 0]
+  }
+
+  /** Digest from a peer: answer with our version lines in the buckets that differ (or nothing). */
+  private answerDigest (from: string, h: Uint8Array): Effect[] {
+    if (h.byteLength !== DIGEST_BUCKETS * 4) return [{ kind: 'rejected', from }]
+    const theirs = new DataView(h.buffer, h.byteOffset, h.byteLength)
+    const mine = new DataView(this.digest.buffer)
+    const differ = new Set<number>()
+    for (let i = 0; i < DIGEST_BUCKETS; i++) if (theirs.getUint32(i * 4, true) !== mine.getUint32(i * 4, true)) differ.add(i)
+    if (differ.size === 0) return []
+    const v: VersionLine[] = []
+    for (const r of this.rows.values()) if (differ.has(this.bucketOf(r.rec.id))) v.push(this.versionLine(r))
+    return [this.reply(from, { t: 'dif', v, k: [...differ] })]
+  }
+
+  /** Their version lines for the differing buckets: send what is newer here, ask for what is newer there. */
+  private answerDiff (from: string, lines: readonly VersionLine[], differ: readonly number[]): Effect[] {
+    const theirs = new Map<string, VersionLine>()
+    for (const l of lines) theirs.set(l[0], l)
+    const want: string[] = []
+    const send: StateEntry[] = []
+    for (const l of lines) {
+      const r = this.rows.get(l[0])
+      if (r === undefined) { want.push(l[0]); continue }
+      const c = cmp([l[1], l[2]], versionOf(r.rec))
+      if (c > 0 || (c === 0 && l[3] === 1 && r.status !== 'failed' && r.status !== 'left')) want.push(l[0])
+      else if (c < 0 || (c === 0 && l[3] === 0 && r.status === 'failed')) send.push(this.stateEntry(r))
+    }
+    // Ours in the same buckets that they do not list at all.
+    const buckets = new Set(differ)
+    for (const r of this.rows.values()) {
+      if (!theirs.has(r.rec.id) && buckets.has(this.bucketOf(r.rec.id))) send.push(this.stateEntry(r))
+    }
+    if (send.length === 0 && want.length === 0) return []
+    return [this.reply(from, { t: 'st', e: send, w: want })]
+  }
+
+  private bucketOf (id: string): number {
+    return fnv1a(id) % DIGEST_BUCKETS
+  }
+
+  private rowHash (r: Row): number {
+    return fnv1a(`${r.rec.id}.${r.rec.generation}.${r.rec.counter}.${r.status === 'failed' ? 1 : 0}`)
+  }
+
+  private bucketXor (r: Row): void {
+    this.digest[this.bucketOf(r.rec.id)] ^= this.rowHash(r)
+  }
+
+  private setRecord (r: Row, rec: Heartbeat, signed: SignedRecord): void {
+    this.bucketXor(r)
+    if (rec.name !== r.rec.name) {
+      // Same peer id, new name (a data dir reused under another --node).
+      this.names.get(r.rec.name)?.delete(r.rec.id)
+      this.names.set(rec.name, (this.names.get(rec.name) ?? new Set<string>()).add(rec.id))
+    }
+    r.rec = rec
+    r.signed = signed
+    this.bucketXor(r)
+  }
+
+  private newRow (rec: Heartbeat, signed: SignedRecord, status: MemberStatus, now: number): Row {
+    return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now }
+  }
+}

@@ -1,0 +1,131 @@
+// The libp2p adapter of the transport seam. Membership and anti-entropy messages travel as
+// length-prefixed frames on one long-lived stream per peer and direction
+// (`/murmur/C/msg/1`): opening a stream per message would cost a yamux round trip and a
+// protocol negotiation each time, a stream kept open costs nothing while idle. Publications
+// are gossipsub messages on the cluster's config topic.
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { MAX_MESSAGE_BYTES } from './codec.js'
+import type { Host } from './host.js'
+import type { Channel, Transport, TransportEvents } from './transport.js'
+
+/** Frame tag per channel. ONLY APPEND TO THIS LIST. */
+const CHANNELS: readonly Channel[] = ['swim', 'sync']
+
+/** Frames waiting for a stream to open, per peer; beyond this the oldest are dropped (best effort). */
+const MAX_QUEUED = 256
+
+interface Outbound {
+  queue: Uint8Array[]
+  writing: boolean
+  stream?: ReturnType<typeof lpStream>
+  raw?: Stream
+}
+
+type Handlers = { [E in keyof TransportEvents]: Set<TransportEvents[E]> }
+
+export class Libp2pTransport implements Transport {
+  readonly counters = { framesOut: 0, framesIn: 0, bytesOut: 0, bytesIn: 0, dropped: 0 }
+  private readonly out = new Map<string, Outbound>()
+  private readonly handlers: Handlers = { message: new Set(), publication: new Set(), up: new Set(), down: new Set() }
+  private stopped = false
+
+  constructor (private readonly host: Host) {}
+
+  get self (): string { return this.host.peerId }
+
+  addresses (): string[] { return this.host.addresses() }
+
+  async start (): Promise<void> {
+    this.host.on('message', (topic, from, data) => { for (const h of this.handlers.publication) h(topic, from, data) })
+    this.host.on('open', (peer, outbound) => { for (const h of this.handlers.up) h(peer, outbound) })
+    this.host.on('disconnect', peer => {
+      this.closeOutbound(peer)
+      for (const h of this.handlers.down) h(peer)
+    })
+    await this.host.handleMessages((stream, peer) => { this.readLoop(stream, peer).catch(() => {}) })
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const peer of [...this.out.keys()]) this.closeOutbound(peer)
+  }
+
+  on<E extends keyof TransportEvents>(event: E, handler: TransportEvents[E]): void {
+    (this.handlers[event] as Set<TransportEvents[E]>).add(handler)
+  }
+
+  off<E extends keyof TransportEvents>(event: E, handler: TransportEvents[E]): void {
+    (this.handlers[event] as Set<TransportEvents[E]>).delete(handler)
+  }
+
+  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = []): void {
+    if (this.stopped || to === this.self) return
+    const frame = new Uint8Array(data.byteLength + 1)
+    frame[0] = CHANNELS.indexOf(channel)
+    frame.set(data, 1)
+    let o = this.out.get(to)
+    if (o === undefined) {
+      o = { queue: [], writing: false }
+      this.out.set(to, o)
+    }
+    o.queue.push(frame)
+    if (o.queue.length > MAX_QUEUED) { o.queue.shift(); this.counters.dropped++ }
+    if (!o.writing) this.flush(to, o, addrs).catch(() => {})
+  }
+
+  async dial (addr: string, signal?: AbortSignal): Promise<string> {
+    return await this.host.dial(multiaddr(addr), signal)
+  }
+
+  publish (topic: string, data: Uint8Array): void {
+    this.host.publish(topic, data).catch(() => {})
+  }
+
+  private async flush (peer: string, o: Outbound, addrs: readonly string[]): Promise<void> {
+    o.writing = true
+    try {
+      while (o.queue.length > 0 && !this.stopped) {
+        if (o.stream === undefined) {
+          o.raw = await this.host.openMessages(peer, addrs, AbortSignal.timeout(3000))
+          o.stream = lpStream(o.raw, { maxDataLength: MAX_MESSAGE_BYTES })
+        }
+        const frame = o.queue.shift() as Uint8Array
+        await o.stream.write(frame, { signal: AbortSignal.timeout(5000) })
+        this.counters.framesOut++
+        this.counters.bytesOut += frame.byteLength
+      }
+    } catch {
+      // The peer is unreachable or the stream broke: what was queued is lost, like datagrams.
+      this.counters.dropped += o.queue.length
+      o.queue.length = 0
+      o.raw?.abort(new Error('send failed'))
+      o.stream = undefined
+      o.raw = undefined
+    } finally {
+      o.writing = false
+    }
+  }
+
+  private closeOutbound (peer: string): void {
+    const o = this.out.get(peer)
+    if (o === undefined) return
+    this.out.delete(peer)
+    o.raw?.abort(new Error('peer gone'))
+  }
+
+  private async readLoop (stream: Stream, peer: string): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
+    for (;;) {
+      const buf = (await lp.read()).subarray()
+      this.counters.framesIn++
+      this.counters.bytesIn += buf.byteLength
+      const channel = CHANNELS[buf[0]]
+      if (channel === undefined) continue
+      const data = buf.subarray(1)
+      for (const h of this.handlers.message) h(channel, peer, data)
+    }
+  }
+}
+

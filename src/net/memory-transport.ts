@@ -1,0 +1,295 @@
+// An in-memory network for the simulator and tests (after quickwit chitchat's ChannelTransport):
+// a virtual clock with an event queue, seeded loss and latency, partitions, crashes and stalls,
+// and per-node message and byte counters. Agents on it run the real membership and config
+// code; only the wire is simulated. Publications flood over a random mesh, as in gossipsub.
+import type { Channel, Clock, Rng, Timer, Transport, TransportEvents } from './transport.js'
+import { seededRng } from './transport.js'
+
+export interface MemoryNetworkOptions {
+  seed: number
+  /** Probability that any one message is lost. @default 0 */
+  loss?: number
+  /** One-way latency, uniform in [min, max] ms. @default [1, 5] */
+  latencyMs?: [number, number]
+  /** Mesh links each agent makes for publications (degree about twice this). @default 3 */
+  fanout?: number
+  /** Wall-clock epoch of virtual time 0, for HLC stamps. @default 1_700_000_000_000 */
+  epoch?: number
+}
+
+export interface Counters { msgsOut: number, msgsIn: number, bytesOut: number, bytesIn: number }
+
+interface Event { at: number, seq: number, node: MemoryNode | undefined, fn: () => void }
+
+/** A binary min-heap of events by (at, seq). */
+class EventQueue {
+  private readonly heap: Event[] = []
+  get size (): number { return this.heap.length }
+  peek (): Event | undefined { return this.heap[0] }
+  push (e: Event): void {
+    const h = this.heap
+    h.push(e)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (less(h[p], h[i])) break
+      const t = h[p]; h[p] = h[i]; h[i] = t
+      i = p
+    }
+  }
+
+  pop (): Event | undefined {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop()
+    if (h.length > 0 && last !== undefined) {
+      h[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < h.length && less(h[l], h[m])) m = l
+        if (r < h.length && less(h[r], h[m])) m = r
+        if (m === i) break
+        const t = h[m]; h[m] = h[i]; h[i] = t
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+function less (a: Event, b: Event): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq)
+}
+
+export class MemoryNetwork {
+  now = 0
+  readonly rng: Rng
+  private readonly queue = new EventQueue()
+  private seq = 0
+  private readonly nodes = new Map<string, MemoryNode>()
+  private readonly byAddr = new Map<string, MemoryNode>()
+  private readonly loss: number
+  private readonly latency: [number, number]
+  readonly fanout: number
+  readonly epoch: number
+  private pubSeq = 0
+  private meshBuilt = false
+  private held: Array<Promise<unknown>> = []
+
+  constructor (opts: MemoryNetworkOptions) {
+    this.rng = seededRng(opts.seed)
+    this.loss = opts.loss ?? 0
+    this.latency = opts.latencyMs ?? [1, 5]
+    this.fanout = opts.fanout ?? 3
+    this.epoch = opts.epoch ?? 1_700_000_000_000
+  }
+
+  /** Add an agent's endpoint; `id` is its peer id, `addr` where others dial it. */
+  add (id: string, addr: string): MemoryNode {
+    const n = new MemoryNode(this, id, addr)
+    this.nodes.set(id, n)
+    this.byAddr.set(addr, n)
+    return n
+  }
+
+  node (id: string): MemoryNode | undefined { return this.nodes.get(id) }
+  all (): MemoryNode[] { return [...this.nodes.values()] }
+
+  schedule (delayMs: number, fn: () => void, node?: MemoryNode): void {
+    this.queue.push({ at: this.now + Math.max(0, delayMs), seq: this.seq++, node, fn })
+  }
+
+  /** Virtual time stands still until `p` settles (async work an event started, like a write). */
+  hold (p: Promise<unknown>): void {
+    this.held.push(p.catch(() => {}))
+  }
+
+  /**
+   * Run events up to virtual time `until`. Held promises settle before the next event; the
+   * loop also yields to the event loop every `yieldEvery` events.
+   */
+  async run (until: number, yieldEvery = 2000): Promise<void> {
+    let n = 0
+    for (;;) {
+      const e = this.queue.peek()
+      if (e === undefined || e.at > until) break
+      this.queue.pop()
+      if (e.node !== undefined) {
+        if (e.node.crashed) continue
+        if (e.node.pausedUntil > e.at) {
+          // A stopped process runs nothing; everything it would have done happens on resume.
+          this.queue.push({ ...e, at: e.node.pausedUntil, seq: this.seq++ })
+          continue
+        }
+      }
+      this.now = e.at
+      e.fn()
+      if (this.held.length > 0) {
+        const held = this.held
+        this.held = []
+        await Promise.all(held)
+      }
+      if (++n % yieldEvery === 0) await new Promise(resolve => setImmediate(resolve))
+    }
+    this.now = Math.max(this.now, until)
+    await new Promise(resolve => setImmediate(resolve))
+  }
+
+  /** One hop from `from` to `to`: counted, maybe lost, delayed. */
+  deliver (from: MemoryNode, to: MemoryNode, bytes: number, fn: () => void): void {
+    from.counters.msgsOut++
+    from.counters.bytesOut += bytes
+    if (to.crashed || from.group !== to.group || this.rng() < this.loss) return
+    const [lo, hi] = this.latency
+    this.schedule(lo + (hi - lo) * this.rng(), () => {
+      if (to.crashed || from.group !== to.group) return
+      to.counters.msgsIn++
+      to.counters.bytesIn += bytes
+      fn()
+    }, to)
+  }
+
+  byAddress (addr: string): MemoryNode | undefined { return this.byAddr.get(addr) }
+
+  nextPublicationId (): number { return this.pubSeq++ }
+
+  /**
+   * The publication mesh: each node links to `fanout` random others, both ways (so about
+   * 2 * fanout neighbours each), built on first use like a gossipsub mesh after its first
+   * heartbeat. A publication floods over it; duplicates are dropped by id.
+   */
+  neighbours (node: MemoryNode): MemoryNode[] {
+    if (!this.meshBuilt) {
+      this.meshBuilt = true
+      const all = [...this.nodes.values()]
+      for (const a of all) {
+        for (let k = 0; k < this.fanout && all.length > 1; k++) {
+          const b = all[Math.floor(this.rng() * all.length)]
+          if (b === a || a.mesh.includes(b)) continue
+          a.mesh.push(b)
+          b.mesh.push(a)
+        }
+      }
+    }
+    // Like gossipsub's heartbeat, graft live peers in place of crashed ones.
+    const live = node.mesh.filter(n => !n.crashed)
+    if (live.length < this.fanout) {
+      const all = [...this.nodes.values()]
+      for (let draws = 0; live.length < this.fanout && draws < 32; draws++) {
+        const b = all[Math.floor(this.rng() * all.length)]
+        if (b === node || b.crashed || live.includes(b)) continue
+        live.push(b)
+        b.mesh.push(node)
+      }
+      node.mesh.splice(0, node.mesh.length, ...live)
+    }
+    return node.mesh
+  }
+}
+
+const IDLE_MS = 30_000
+
+type Handlers = { [E in keyof TransportEvents]: Set<TransportEvents[E]> }
+
+export class MemoryNode implements Transport {
+  readonly counters: Counters = { msgsOut: 0, msgsIn: 0, bytesOut: 0, bytesIn: 0 }
+  crashed = false
+  pausedUntil = 0
+  /** Nodes in different groups cannot reach each other (a partition). */
+  group = 0
+  /**
+   * Peers we hold a "connection" with, and when it was last used. A crash closes them and the
+   * other side hears of it, as with TCP; connections idle longer than IDLE_MS count as closed
+   * quietly (a connection manager prunes them), so that news reaches only recent contacts.
+   */
+  readonly connections = new Map<MemoryNode, number>()
+  private readonly seen = new Set<number>()
+  /** Publication mesh neighbours (see MemoryNetwork.neighbours). */
+  readonly mesh: MemoryNode[] = []
+  private readonly handlers: Handlers = { message: new Set(), publication: new Set(), up: new Set(), down: new Set() }
+  readonly clock: Clock
+
+  constructor (private readonly net: MemoryNetwork, readonly self: string, readonly addr: string) {
+    this.clock = {
+      now: () => net.now,
+      wall: () => net.epoch + net.now,
+      timer: (ms: number, fn: () => void): Timer => {
+        let live = true
+        net.schedule(ms, () => { if (live) fn() }, this)
+        return { cancel: () => { live = false } }
+      }
+    }
+  }
+
+  addresses (): string[] { return [this.addr] }
+
+  on<E extends keyof TransportEvents>(event: E, handler: TransportEvents[E]): void {
+    (this.handlers[event] as Set<TransportEvents[E]>).add(handler)
+  }
+
+  off<E extends keyof TransportEvents>(event: E, handler: TransportEvents[E]): void {
+    (this.handlers[event] as Set<TransportEvents[E]>).delete(handler)
+  }
+
+  send (channel: Channel, to: string, data: Uint8Array): void {
+    if (this.crashed) return
+    const peer = this.net.node(to)
+    if (peer === undefined) return
+    this.connect(peer, true)
+    this.net.deliver(this, peer, data.byteLength, () => {
+      for (const h of peer.handlers.message) h(channel, this.self, data)
+    })
+  }
+
+  async dial (addr: string): Promise<string> {
+    const peer = this.net.byAddress(addr)
+    if (peer === undefined || peer.crashed || peer.group !== this.group) throw new Error(`cannot reach ${addr}`)
+    this.connect(peer, true)
+    return peer.self
+  }
+
+  publish (topic: string, data: Uint8Array): void {
+    if (this.crashed) return
+    const id = this.net.nextPublicationId()
+    this.seen.add(id)
+    this.forward(topic, this.self, id, data)
+  }
+
+  /** kill -9: nothing more runs here; peers with a connection see it close. */
+  crash (): void {
+    this.crashed = true
+    for (const [peer, used] of this.connections) {
+      peer.connections.delete(this)
+      if (peer.group === this.group && this.net.now - used < IDLE_MS) this.net.schedule(1, () => { for (const h of peer.handlers.down) h(this.self) }, peer)
+    }
+    this.connections.clear()
+  }
+
+  /** SIGSTOP for `ms`: timers and deliveries wait until it resumes. */
+  pause (ms: number): void {
+    this.pausedUntil = this.net.now + ms
+  }
+
+  private connect (peer: MemoryNode, outbound: boolean): void {
+    const used = this.connections.get(peer)
+    this.connections.set(peer, this.net.now)
+    peer.connections.set(this, this.net.now)
+    if (used !== undefined && this.net.now - used < IDLE_MS) return
+    this.net.schedule(0, () => { for (const h of this.handlers.up) h(peer.self, outbound) }, this)
+    this.net.schedule(1, () => { for (const h of peer.handlers.up) h(this.self, !outbound) }, peer)
+  }
+
+  private forward (topic: string, origin: string, id: number, data: Uint8Array): void {
+    for (const peer of this.net.neighbours(this)) {
+      this.net.deliver(this, peer, data.byteLength + 48, () => {
+        if (peer.seen.has(id)) return
+        peer.seen.add(id)
+        for (const h of peer.handlers.publication) h(topic, origin, data)
+        peer.forward(topic, origin, id, data)
+      })
+    }
+  }
+}

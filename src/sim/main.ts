@@ -1,0 +1,55 @@
+// `npm run sim -- --n N [--loss P] [--seconds S] [--seed X] [--json]`: one simulated cluster,
+// printed as a table row (or one JSON object), with the run's wall time and peak heap.
+import { parseArgs } from 'node:util'
+import { simulate, type SimResult } from './sim.js'
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '100' },
+    loss: { type: 'string', default: '0' },
+    seconds: { type: 'string', default: '60' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false }
+  }
+})
+const n = Number(values.n)
+const loss = Number(values.loss)
+const seconds = Number(values.seconds)
+const seed = Number(values.seed)
+if (!(Number.isInteger(n) && n >= 2 && n <= 100_000) || !(loss >= 0 && loss < 1) || !(seconds >= 15) || !Number.isInteger(seed)) {
+  process.stderr.write('usage: npm run sim -- --n N (>= 2) [--loss P (0..1)] [--seconds S (>= 15)] [--seed X] [--json]\n')
+  process.exit(2)
+}
+
+let peakHeap = 0
+const sampler = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed) }, 200)
+const started = performance.now()
+const r = await simulate({ n, loss, seconds, seed })
+clearInterval(sampler)
+peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
+const wallMs = Math.round(performance.now() - started)
+
+if (values.json === true) {
+  process.stdout.write(JSON.stringify(r) + '\n')
+  process.stderr.write(`wall ${(wallMs / 1000).toFixed(1)} s, peak heap ${Math.round(peakHeap / 2 ** 20)} MiB\n`)
+} else {
+  printTable(r)
+  process.stdout.write(`\nwall ${(wallMs / 1000).toFixed(1)} s, peak heap ${Math.round(peakHeap / 2 ** 20)} MiB\n`)
+}
+
+function printTable (r: SimResult): void {
+  const ms = (x: number | null): string => (x === null ? 'never' : `${x} ms`)
+  const rows: Array<[string, string]> = [
+    ['agents', String(r.n)],
+    ['loss', `${(r.loss * 100).toFixed(1)} %`],
+    ['virtual time', `${r.seconds} s`],
+    ['msgs/s per agent (mean / max)', `${r.msgsPerAgentPerSec.mean} / ${r.msgsPerAgentPerSec.max}`],
+    ['bytes/s per agent (mean / max)', `${r.bytesPerAgentPerSec.mean} / ${r.bytesPerAgentPerSec.max}`],
+    ['all see all after simultaneous joins', ms(r.allSeeAllMs)],
+    ['crash marked failed by all (p50)', ms(r.crashDetectedMs)],
+    ['false suspicions / false failures', `${r.falseSuspicions} / ${r.falseFailures}`],
+    ['config write -> all, p50 / p99', `${ms(r.configP50Ms)} / ${ms(r.configP99Ms)}`]
+  ]
+  const w = Math.max(...rows.map(x => x[0].length))
+  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`)
+}

@@ -1,0 +1,101 @@
+// Config anti-entropy between two replicas over the simulator's in-memory network: what a peer
+// sends is checked before it is applied (stamps in range, entries only in the buckets the
+// exchange named, messages that decode), and big maps travel in messages under the size limit.
+import { describe, expect, it } from 'vitest'
+import { AntiEntropy } from '../../src/agent/anti-entropy.js'
+import { ConfigReplica } from '../../src/agent/config-replica.js'
+import { bucketOf, type Entry } from '../../src/core/lww.js'
+import { DEFAULT_QUOTA } from '../../src/core/quota.js'
+import { encode } from '../../src/net/codec.js'
+import { MemoryNetwork, type MemoryNode } from '../../src/net/memory-transport.js'
+import { wireEntry } from '../../src/net/wire.js'
+import { entry } from './fixtures.js'
+
+const T = 1_700_000_000_000
+
+interface Side { node: MemoryNode, replica: ConfigReplica, ae: AntiEntropy, garbage: string[] }
+
+function side (net: MemoryNetwork, id: string, peer: () => string): Side {
+  const node = net.add(id, `/mem/${id}`)
+  const replica = new ConfigReplica(id, node.clock.wall, 60_000, DEFAULT_QUOTA, undefined, { changed: () => {}, drift: () => {}, persistFailed: () => {}, refused: () => {} })
+  const garbage: string[] = []
+  const ae = new AntiEntropy({
+    transport: node,
+    clock: node.clock,
+    rng: net.rng,
+    replica,
+    topic: 'config',
+    randomPeer: () => [peer(), []],
+    garbage: p => garbage.push(p)
+  }, 3_600_000)
+  ae.start()
+  return { node, replica, ae, garbage }
+}
+
+async function pair (): Promise<{ net: MemoryNetwork, a: Side, b: Side }> {
+  const net = new MemoryNetwork({ seed: 1 })
+  const a = side(net, 'a', () => 'b')
+  const b = side(net, 'b', () => 'a')
+  return { net, a, b }
+}
+
+/** Settle everything in flight (virtual time; applyRemote is async, so yield between runs). */
+async function settle (net: MemoryNetwork): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await net.run(net.now + 1000)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
+describe('config anti-entropy', () => {
+  it('converges both ways, and drops and counts entries with an unsafe counter or a wall past year 9999', async () => {
+    const { net, a, b } = await pair()
+    const good = entry('good', T, 1, 'peer')
+    await b.replica.applyRemote([good])
+    await a.replica.applyRemote([entry('mine', T, 1, 'a')])
+    // What a peer with a broken clock could hold; restore() trusts the disk, so plant it there.
+    const bad: Entry[] = [entry('unsafe', T, 2 ** 53 - 1, 'peer'), entry('far', 9e15, 0, 'peer')]
+    for (const e of bad) b.replica.map.apply(e)
+    a.ae.syncWith('b')
+    await settle(net)
+    expect(a.replica.get('good')).toEqual(good)
+    expect(b.replica.get('mine')?.value).toEqual(a.replica.get('mine')?.value)
+    expect(a.replica.get('unsafe')).toBeUndefined()
+    expect(a.replica.get('far')).toBeUndefined()
+    expect(a.ae.counters.configRejected).toBe(2)
+    expect(a.garbage).toEqual([])
+  })
+
+  it('carries 3,000 entries of 10 KiB, more than fits one message, to a late joiner', async () => {
+    const { net, a, b } = await pair()
+    const big = 'x'.repeat(10_000)
+    await b.replica.applyRemote(Array.from({ length: 3000 }, (_, i) => entry(`k${i}`, T, i, 'peer', big)))
+    a.ae.syncWith('b')
+    await settle(net)
+    expect(a.replica.map.liveSize).toBe(3000)
+    expect(a.garbage).toEqual([])
+  })
+
+  it('reports a peer that sends entries outside the buckets of the exchange, and applies none of them', async () => {
+    const { net, a, b } = await pair()
+    await a.replica.applyRemote([entry('asked', T, 1, 'a')])
+    const asked = bucketOf('asked')
+    let stray = 0
+    while (bucketOf(`stray${stray}`) === asked) stray++
+    // b answers a digest naming only the bucket of 'asked', but slips in another key.
+    b.ae.stop()
+    b.node.send('sync', 'a', encode({ t: 'cdif', k: [asked], e: [wireEntry(entry(`stray${stray}`, T, 1, 'evil'))] }))
+    await settle(net)
+    expect(a.replica.get(`stray${stray}`)).toBeUndefined()
+    expect(a.garbage).toEqual(['b'])
+  })
+
+  it('reports a peer whose sync message does not decode', async () => {
+    const { net, a, b } = await pair()
+    b.ae.stop()
+    b.node.send('sync', 'a', new Uint8Array([0xc1, 0xc1]))
+    await settle(net)
+    expect(a.garbage).toEqual(['b'])
+    expect(a.ae.counters.garbage).toBe(1)
+  })
+})

@@ -1,0 +1,254 @@
+// The SWIM + Lifeguard state machine, driven by hand: a fake clock (explicit `now`), a seeded
+// Rng, records "signed" by a fake codec, and packets delivered (or dropped) by the test.
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { Awareness } from '../../src/core/awareness.js'
+import { BroadcastQueue, retransmitLimit } from '../../src/core/broadcasts.js'
+import type { Heartbeat } from '../../src/core/heartbeat.js'
+import { suspicionTimeout } from '../../src/core/suspicion.js'
+import { Swim, type Effect, type RecordCodec } from '../../src/core/swim.js'
+import { SWIM_DEFAULTS, suspicionBounds } from '../../src/core/swim-options.js'
+import { decode, encode } from '../../src/net/codec.js'
+import { heartbeat, seeded } from './fixtures.js'
+
+/** Records whose "signature" is the author's id: forgeable on purpose, checked like a real one. */
+const fakeRecords: RecordCodec = {
+  decode: body => decode(body) as Heartbeat,
+  verify: (id, _body, sig) => Buffer.from(sig).toString() === id,
+  sign: rec => ({ body: encode(rec), sig: Buffer.from(rec.id) })
+}
+
+/** A few Swims wired together: packets are delivered at once unless the link is cut. */
+class Bench {
+  now = 0
+  readonly nodes = new Map<string, Swim>()
+  readonly down = new Set<string>()
+  readonly transitions: Array<{ observer: string, id: string, from: string, to: string, at: number }> = []
+  readonly notes: string[] = []
+
+  add (rec: Heartbeat): Swim {
+    const s = new Swim(rec, SWIM_DEFAULTS, { rng: seeded(this.nodes.size + 1), records: fakeRecords, encode, decode }, this.now)
+    this.nodes.set(rec.id, s)
+    return s
+  }
+
+  run (observer: string, effects: Effect[]): void {
+    const queue: Array<[string, Effect]> = effects.map(e => [observer, e])
+    for (let i = 0; i < queue.length && i < 100_000; i++) {
+      const [from, e] = queue[i]
+      if (e.kind === 'transition') this.transitions.push({ observer: from, ...e.t, at: this.now })
+      if (e.kind === 'note') this.notes.push(e.what)
+      if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from)) continue
+      const to = this.nodes.get(e.to)
+      if (to === undefined) continue
+      for (const out of to.handle(from, decode(encode(e.packet)), this.now)) queue.push([e.to, out])
+    }
+  }
+
+  /** Advance time in 50 ms steps, ticking every live node. */
+  advance (ms: number): void {
+    for (const end = this.now + ms; this.now < end;) {
+      this.now += 50
+      for (const [id, s] of this.nodes) if (!this.down.has(id)) this.run(id, s.tick(this.now))
+    }
+  }
+
+  join (id: string, contact: string): void {
+    this.run(id, (this.nodes.get(id) as Swim).pushPull(contact))
+  }
+
+  status (observer: string, id: string): string | undefined {
+    return this.nodes.get(observer)?.get(id)?.status
+  }
+}
+
+function cluster (n: number): Bench {
+  const b = new Bench()
+  for (let i = 0; i < n; i++) b.add(heartbeat(`n${i}`, { name: `node-${i}`, address: `10.0.0.${i}`, addrs: [`/ip4/10.0.0.${i}/tcp/7400`] }))
+  for (let i = 1; i < n; i++) b.join(`n${i}`, 'n0')
+  b.advance(5000)
+  return b
+}
+
+describe('suspicion timeout (Lifeguard)', () => {
+  it('starts at max, reaches min at k confirmations, never grows with more', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 10 }), fc.integer({ min: 100, max: 10_000 }), fc.integer({ min: 1, max: 10 }), (k, min, mult) => {
+      const max = min * mult
+      let prev = Number.POSITIVE_INFINITY
+      for (let c = 0; c <= k + 2; c++) {
+        const t = suspicionTimeout(c, k, min, max)
+        expect(t).toBeGreaterThanOrEqual(min)
+        expect(t).toBeLessThanOrEqual(max)
+        expect(t).toBeLessThanOrEqual(prev)
+        prev = t
+      }
+      expect(suspicionTimeout(0, k, min, max)).toBe(max)
+      expect(suspicionTimeout(k, k, min, max)).toBe(min)
+    }))
+  })
+
+  it('grows with log N', () => {
+    const at = (n: number): number => suspicionBounds(SWIM_DEFAULTS, n).min
+    expect(at(10)).toBe(SWIM_DEFAULTS.probeIntervalMs)
+    expect(at(1000)).toBeCloseTo(3 * at(10))
+  })
+})
+
+describe('broadcast queue', () => {
+  it('sends each item at most `limit` times, newest news first, and a newer item replaces an older one', () => {
+    const q = new BroadcastQueue()
+    q.queue({ key: 'a', bytes: new Uint8Array([1]) })
+    q.queue({ key: 'b', bytes: new Uint8Array([2]) })
+    q.queue({ key: 'a', bytes: new Uint8Array([3]) })
+    expect(q.size).toBe(2)
+    const sent: number[] = []
+    for (let i = 0; i < 10; i++) for (const b of q.take(1, 3)) sent.push(b[0])
+    expect(sent.filter(x => x === 3)).toHaveLength(3)
+    expect(sent.filter(x => x === 2)).toHaveLength(3)
+    expect(sent).not.toContain(1)
+    expect(q.size).toBe(0)
+  })
+
+  it('always sends one item even when it is larger than the budget', () => {
+    const q = new BroadcastQueue()
+    q.queue({ key: 'big', bytes: new Uint8Array(5000) })
+    expect(q.take(100, 1)).toHaveLength(1)
+  })
+
+  it('retransmits about log N times', () => {
+    expect(retransmitLimit(4, 10)).toBe(8)
+    expect(retransmitLimit(4, 1000)).toBe(16)
+  })
+})
+
+describe('awareness', () => {
+  it('stays within [0, max - 1] and stretches timeouts by score + 1', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: -3, max: 3 })), deltas => {
+      const a = new Awareness(8)
+      for (const d of deltas) a.apply(d)
+      expect(a.score).toBeGreaterThanOrEqual(0)
+      expect(a.score).toBeLessThanOrEqual(7)
+      expect(a.scale(100)).toBe(100 * (a.score + 1))
+    }))
+  })
+})
+
+describe('SWIM state machine', () => {
+  it('a full push-pull with the contact on join: every member lists every other alive', () => {
+    const b = cluster(5)
+    for (const o of b.nodes.keys()) for (const id of b.nodes.keys()) expect(b.status(o, id)).toBe('alive')
+  })
+
+  it('a member that stops answering becomes suspect, then failed everywhere', () => {
+    const b = cluster(5)
+    b.down.add('n3')
+    b.advance(30_000)
+    for (const o of ['n0', 'n1', 'n2', 'n4']) expect(b.status(o, 'n3')).toBe('failed')
+    const suspected = b.transitions.find(t => t.id === 'n3' && t.to === 'suspect')
+    const failed = b.transitions.find(t => t.id === 'n3' && t.to === 'failed')
+    expect(suspected).toBeDefined()
+    expect((failed?.at ?? 0) - (suspected?.at ?? 0)).toBeGreaterThanOrEqual(suspicionBounds(SWIM_DEFAULTS, 5).min - 50)
+  })
+
+  it('a suspect that hears of it refutes with a newer version and stays alive', () => {
+    const b = cluster(4)
+    const before = b.nodes.get('n0')?.get('n2')?.hb.counter as number
+    // n1 cannot reach n2 directly or through others for one probe: it suspects n2.
+    const n1 = b.nodes.get('n1') as Swim
+    b.run('n1', n1.handle('n0', { t: 'gossip', b: [encode({ k: 's', id: 'n2', gen: 1, c: before, by: 'n0' })] }, b.now))
+    expect(b.status('n1', 'n2')).toBe('suspect')
+    b.advance(10_000)
+    for (const o of ['n0', 'n1', 'n3']) expect(b.status(o, 'n2')).toBe('alive')
+    expect(b.nodes.get('n0')?.get('n2')?.hb.counter).toBeGreaterThan(before)
+    expect(b.notes.some(n => n.startsWith('refuted'))).toBe(true)
+  })
+
+  it('ignores an accusation about an older version', () => {
+    const b = cluster(3)
+    const n0 = b.nodes.get('n0') as Swim
+    b.run('n2', b.nodes.get('n2')?.updateSelf({ load: 1 } as never, b.now) ?? [])
+    b.advance(2000)
+    const v = n0.get('n2')?.hb.counter as number
+    b.run('n0', n0.handle('n1', { t: 'gossip', b: [encode({ k: 'd', id: 'n2', gen: 1, c: v - 1, by: 'n1' })] }, b.now))
+    expect(b.status('n0', 'n2')).toBe('alive')
+  })
+
+  it('refuses a record whose signature is not its member\'s', () => {
+    const b = cluster(2)
+    const forged = { body: encode(heartbeat('n9')), sig: Buffer.from('n1') }
+    const n0 = b.nodes.get('n0') as Swim
+    const out = n0.handle('n1', { t: 'gossip', b: [encode({ k: 'a', s: forged.body, g: forged.sig })] }, b.now)
+    expect(out.some(e => e.kind === 'rejected')).toBe(true)
+    expect(n0.get('n9')).toBeUndefined()
+  })
+
+  it('drops malformed packets without throwing', () => {
+    const b = cluster(2)
+    const n0 = b.nodes.get('n0') as Swim
+    for (const junk of [undefined, 42, 'x', {}, { t: 'ping' }, { t: 'pp', e: 'x', r: true }, { t: 'dig', h: 3 }, { t: 'gossip', b: [1] }, { t: 'st', e: [[1, 2, 3]] }]) {
+      expect(() => n0.handle('n1', junk, b.now)).not.toThrow()
+    }
+    expect(b.status('n0', 'n1')).toBe('alive')
+  })
+
+  it('a stalled agent (SIGSTOP) drops its probes and extends suspicions instead of failing members', () => {
+    const b = cluster(4)
+    const n0 = b.nodes.get('n0') as Swim
+    b.run('n0', n0.handle('n1', { t: 'gossip', b: [encode({ k: 's', id: 'n2', gen: 1, c: n0.get('n2')?.hb.counter, by: 'n1' })] }, b.now))
+    expect(b.status('n0', 'n2')).toBe('suspect')
+    b.down.add('n2') // keep n2 from refuting
+    const deadline = n0.nextDeadline()
+    b.now += 10_000
+    b.run('n0', n0.stalled(10_000, b.now))
+    expect(n0.awareness.score).toBe(SWIM_DEFAULTS.awarenessMax - 1)
+    b.run('n0', n0.tick(b.now))
+    expect(b.status('n0', 'n2')).toBe('suspect')
+    expect(n0.nextDeadline()).toBeGreaterThan(deadline)
+  })
+})
+
+describe('relayed liveness and name ownership (issue 10, item 9)', () => {
+  it('a newcomer learns a long-failed member as failed, never alive', () => {
+    const b = cluster(3)
+    b.down.add('n2')
+    b.advance(30_000)
+    expect(b.status('n0', 'n2')).toBe('failed')
+    const late = b.add(heartbeat('n7', { name: 'late', address: '10.0.0.7', addrs: ['/ip4/10.0.0.7/tcp/7400'] }))
+    b.join('n7', 'n0')
+    expect(late.get('n2')?.status).toBe('failed')
+    expect(b.transitions.some(t => t.observer === 'n7' && t.id === 'n2' && t.to === 'alive')).toBe(false)
+  })
+
+  it('a restarted agent with a new id and the same address replaces its old row', () => {
+    const b = cluster(3)
+    const old = b.nodes.get('n0')?.get('n2')?.hb as Heartbeat
+    b.down.add('n2')
+    b.add({ ...old, id: 'n2b', generation: old.generation + 1, counter: 1 })
+    b.join('n2b', 'n0')
+    const names = b.nodes.get('n0')?.list().filter(m => m.hb.name === old.name).map(m => [m.hb.id, m.status])
+    expect(names).toEqual([['n2b', 'alive']])
+  })
+
+  it('a newcomer taking a live member\'s name from another address is refused and told why', () => {
+    const b = cluster(3)
+    const impostor = b.add(heartbeat('n8', { name: 'node-1', address: '10.9.9.9', addrs: ['/ip4/10.9.9.9/tcp/7400'] }))
+    b.join('n8', 'n0')
+    expect(b.nodes.get('n0')?.get('n8')).toBeUndefined()
+    expect(b.status('n0', 'n1')).toBe('alive')
+    expect(b.notes).toContain('refused a member: its name is taken')
+    expect(b.notes.some(n => n.startsWith('refused by a member'))).toBe(true)
+    // The impostor, for its part, refuses the owner of its name.
+    expect(impostor.get('n1')).toBeUndefined()
+  })
+
+  it('a departed member\'s name can be taken over', () => {
+    const b = cluster(3)
+    b.run('n2', b.nodes.get('n2')?.updateSelf({ status: 'left' }, b.now) ?? [])
+    b.advance(3000)
+    expect(b.status('n0', 'n2')).toBe('left')
+    b.add(heartbeat('n9', { name: 'node-2', address: '10.7.7.7', addrs: ['/ip4/10.7.7.7/tcp/7400'] }))
+    b.join('n9', 'n0')
+    expect(b.status('n0', 'n9')).toBe('alive')
+    expect(b.nodes.get('n0')?.get('n2')).toBeUndefined()
+  })
+})
