@@ -129,11 +129,13 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       },
       synced: (peer, received) => {
         this.quarantine.synced().catch(() => {})
-        if (received > 0) this.logger('info', 'sync', 'done', { peer, entriesReceived: received })
+        // What it changed here is in the 'applied' tally: two agents that disagree for good (one at
+        // a quota) would otherwise log the same transfer every round.
+        this.logger('debug', 'sync', 'done', { peer, entriesReceived: received })
       },
       applied: (entries, from) => {
         // One line per entry only at debug: at info, a summary every TALLY_MS (a peer can send
-        // thousands a second).
+        // thousands a second, a late joiner's sync brings them all at once).
         this.tally.add('applied', from, entries.length)
         for (const e of entries) this.logger('debug', 'config', e.deleted ? 'delete applied' : 'applied', { key: e.key, from: this.membership.get(e.origin)?.hb.name ?? e.origin })
       },
@@ -214,7 +216,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     await agent.run()
     logger('info', 'agent', 'started', {
       node: opts.node, id: host.peerId, cluster: opts.cluster, generation, listen: host.addresses().join(','),
-      mdns: opts.mdns, config: agent.config.map.liveSize, services: agent.local.size
+      mdns: opts.mdns, key: clusterKey?.fingerprint ?? 'none', allow: opts.allow.length > 0 ? opts.allow.join(',') : 'any', config: agent.config.map.liveSize, services: agent.local.size
     })
     return agent
   }

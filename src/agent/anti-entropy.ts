@@ -69,7 +69,7 @@ export interface AntiEntropyDeps {
   randomPeer: () => [string, readonly string[]] | undefined
   /** A sync round with `peer` completed (a reply was received or sent). */
   synced?: (peer: string, received: number) => void
-  /** Entries a gossip delta applied (for logs). */
+  /** Entries a gossip delta or a sync applied here (for logs). */
   applied?: (entries: Entry[], from: string) => void
   /** `peer` broke the protocol: entries it was not asked for, a message that does not decode. */
   garbage?: (peer: string) => void
@@ -192,7 +192,7 @@ export class AntiEntropy {
     if (entries.length === 0) return 0
     const x = this.exchanges.get(from)
     if (x === undefined || !this.within(x, entries)) { this.garbage(from); return undefined }
-    this.deps.replica.applyRemote(entries).catch(() => {})
+    this.applyRemote(entries, from)
     return entries.length
   }
 
@@ -212,6 +212,10 @@ export class AntiEntropy {
     const msg = decodeGossip(data)
     if (msg?.t !== 'cfg') { this.counters.gossipDropped++; return }
     this.counters.configRejected += msg.rejected
-    this.deps.replica.applyRemote(msg.entries).then(applied => { if (applied.length > 0) this.deps.applied?.(applied, from) }).catch(() => {})
+    this.applyRemote(msg.entries, from)
+  }
+
+  private applyRemote (entries: Entry[], from: string): void {
+    this.deps.replica.applyRemote(entries).then(applied => { if (applied.length > 0) this.deps.applied?.(applied, from) }).catch(() => {})
   }
 }

@@ -153,7 +153,8 @@ print('missing', missing, int(i) > 0, flush=True)
     proc.stderr.on('data', d => { out += String(d) })
     const exited = new Promise<number | null>(resolve => proc.once('exit', resolve))
     try {
-      await waitFor('python to read web', () => out.includes('first'), 30_000, 20)
+      // The line may arrive in more than one chunk: wait for all of it.
+      await waitFor('python to read web', () => /first .*\n/.test(out), 30_000, 20)
       expect(out).toMatch(/first \d+ web-1,web-2\n/)
       await a.req('PUT', '/v1/agent/services', { name: 'web', id: 'py-1', port: 8090 })
       expect(await Promise.race([exited, new Promise(resolve => setTimeout(() => resolve('timeout'), 60_000))])).toBe(0)
