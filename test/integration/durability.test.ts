@@ -4,9 +4,8 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
-import { encode } from '../../src/net/codec.js'
+import { frameV1 } from '../helpers/log-format.js'
 import { Cluster, waitFor, type AgentProc } from '../helpers/agents.js'
 
 const cluster = new Cluster()
@@ -113,15 +112,6 @@ describe('a damaged config log', () => {
     expect(readFileSync(join(dir, copies[0]))).toEqual(image)
   })
 })
-
-/** A record in the first log format, so the test does not depend on the writer's code. */
-function frameV1 (x: unknown): Buffer {
-  const body = Buffer.from(encode(x))
-  const head = Buffer.alloc(8)
-  head.writeUInt32BE(body.byteLength, 0)
-  head.writeUInt32BE(crc32(body), 4)
-  return Buffer.concat([head, body])
-}
 
 describe('poisoned stamps', () => {
   it('entries on disk with an unsafe logical counter or a wall past year 9999 are refused and counted; the agent keeps working and replicating', async () => {

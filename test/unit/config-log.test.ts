@@ -2,11 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
 import { ConfigLog, parseLog, type LogFile } from '../../src/store/config-log.js'
 import { MurmurError } from '../../src/core/errors.js'
 import { LwwMap, type Entry } from '../../src/core/lww.js'
-import { encode } from '../../src/net/codec.js'
+import { frameV1 } from '../helpers/log-format.js'
 import { entry, tombstone } from './fixtures.js'
 
 let dir: string
@@ -55,15 +54,6 @@ async function writeSample (): Promise<{ image: Buffer, records: Array<[number, 
   expect(records.length).toBe(SAMPLE.length)
   expect(records.at(-1)?.[1]).toBe(image.byteLength)
   return { image, records }
-}
-
-/** A record in the first log format ([u32 length][u32 crc32][msgpack], no sync marker). */
-function frameV1 (x: unknown): Buffer {
-  const body = Buffer.from(encode(x))
-  const head = Buffer.alloc(8)
-  head.writeUInt32BE(body.byteLength, 0)
-  head.writeUInt32BE(crc32(body), 4)
-  return Buffer.concat([head, body])
 }
 
 describe('ConfigLog: append and reopen', () => {

@@ -5,16 +5,7 @@ import type { ServiceRecord } from '../../src/core/service.js'
 import type { Entry } from '../../src/core/lww.js'
 
 /** Deterministic PRNG (mulberry32): returns floats in [0, 1). */
-export function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRng as seeded } from '../../src/net/transport.js'
 
 export function service (over: Partial<ServiceRecord> & { name: string }): ServiceRecord {
   return {
