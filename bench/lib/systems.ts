@@ -71,6 +71,8 @@ export interface System {
   readonly agents: SysAgent[]
   /** performance.now() when the last agent of the latest start/add was spawned. */
   readonly spawnedAt: number
+  /** performance.now() when the last agent of the latest start/add first answered its API (murmur: HTTP, serf: RPC). */
+  readonly readyAt: number
   /** Spawn one agent per host (names n0…), agent 0 the join seed; resolves once every API answers. */
   start: (hosts: NetHost[], discovery: Discovery, names?: string[]) => Promise<void>
   /** Start more agents joining the seed (or by mDNS), with extra flags. */
@@ -177,6 +179,7 @@ export class MurmurSystem implements System {
   private seed: MurmurAgent | undefined
   private readonly baseline = new Map<MurmurAgent, { failed: number, suspect: number }>()
   spawnedAt = NaN
+  readyAt = NaN
   /** `nodeArgs(name)`: flags for node itself for that agent (e.g. a profiler preload). */
   constructor (private readonly net: Net, readonly cluster: string, private readonly extra: string[] = [],
     private readonly nodeArgs: (name: string) => string[] = () => []) {}
@@ -201,6 +204,7 @@ export class MurmurSystem implements System {
       made.push(a)
     }
     this.spawnedAt = performance.now()
+    this.readyAt = this.spawnedAt
     // Node processes started together share the cores while they load (and a shared machine
     // may be busy besides): allow 5 s each.
     const readyMs = Math.max(60_000, made.length * 5000)
@@ -212,6 +216,7 @@ export class MurmurSystem implements System {
         if (Date.now() > deadline) throw new Error(`murmur agent ${a.name} did not serve HTTP in ${readyMs / 1000} s:\n${a.proc.output().slice(-2000)}`)
         await new Promise(resolve => setTimeout(resolve, 50))
       }
+      this.readyAt = Math.max(this.readyAt, performance.now())
       a.watchMembers()
       if (this.watchingData) a.watchData()
     }))
@@ -309,6 +314,7 @@ export class SerfSystem implements System {
   private seed: SerfAgent | undefined
   private baseline = new Map<SerfAgent, { failed: number, suspect: number }>()
   spawnedAt = NaN
+  readyAt = NaN
   constructor (private readonly net: Net, readonly cluster: string, private readonly bin = which('serf') ?? 'serf') {}
 
   async start (hosts: NetHost[], discovery: Discovery, names = hosts.map((_, i) => `n${i}`)): Promise<void> {
@@ -333,10 +339,12 @@ export class SerfSystem implements System {
       made.push(a)
     }
     this.spawnedAt = performance.now()
+    this.readyAt = this.spawnedAt
     await Promise.all(made.map(async a => {
       const exited = a.proc.exited.then(code => { throw new Error(`serf agent ${a.name} exited (${String(code)}):\n${a.proc.output().slice(-2000)}`) })
       exited.catch(() => {})
       await Promise.race([a.connect(), exited])
+      this.readyAt = Math.max(this.readyAt, performance.now())
     }))
     return made
   }
