@@ -91,6 +91,19 @@ function versionOf (h: Heartbeat): Version {
   return [h.generation, h.counter]
 }
 
+/** Record fields whose change alone is no news worth a broadcast (see Swim.updateSelf). */
+const QUIET_FIELDS = new Set(['counter', 'metrics', 'custom', 'sentAt'])
+
+/** True when `b` differs from `a` only in metrics (and the stamp and counter every version has). */
+function metricsOnly (a: Heartbeat, b: Heartbeat): boolean {
+  const x = a as unknown as Record<string, unknown>
+  const y = b as unknown as Record<string, unknown>
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+    if (!QUIET_FIELDS.has(k) && x[k] !== y[k] && JSON.stringify(x[k]) !== JSON.stringify(y[k])) return false
+  }
+  return true
+}
+
 export class Swim {
   private readonly rows = new Map<string, Row>()
   private readonly broadcasts = new BroadcastQueue()
@@ -164,16 +177,24 @@ export class Swim {
 
   // ---- inputs from the shell -------------------------------------------------------------
 
-  /** Publish a new version of our own record (services, health, metrics, or leaving). */
+  /**
+   * Publish a new version of our own record (services, health, metrics, or leaving). News
+   * (services, health, addresses, leaving) is broadcast at once. A version that differs only
+   * in its load or custom metrics is not: every member would relay it about log N times, which
+   * made metrics the largest share of an idle cluster's messages (O(N) per agent, since each
+   * agent refreshes its metrics every 30 s at most). It spreads by the digest exchange instead,
+   * one member per sync interval, at a cost per agent that does not grow with N.
+   */
   updateSelf (fields: Partial<Omit<Heartbeat, 'v' | 'id' | 'generation' | 'counter'>>, now: number): Effect[] {
     const me = this.self
     const rec: Heartbeat = { ...me.rec, ...fields, counter: me.rec.counter + 1 }
     const signed = this.deps.records.sign(rec)
     const out: Effect[] = [{ kind: 'record', id: rec.id, before: me.rec, after: rec }]
+    const news = !metricsOnly(me.rec, rec)
     this.setRecord(me, rec, signed)
     me.sv = versionOf(rec)
     if (rec.status === 'left') out.push(...this.move(me, 'left', now))
-    this.queueAlive(me)
+    if (news) this.queueAlive(me)
     return out
   }
 

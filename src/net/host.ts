@@ -17,6 +17,7 @@ import { EventEmitter } from 'node:events'
 import type { AddressCheck } from './allow.js'
 import { MAX_MESSAGE_BYTES } from './codec.js'
 import { fnv1a } from '../core/hash.js'
+import { patchTcpWrites, patchYamuxWindowUpdates } from './stack-tuning.js'
 
 /** A cheap content id for gossipsub's duplicate check (two FNV-1a hashes over the bytes). */
 function fastMessageId (data: Uint8Array): string {
@@ -104,6 +105,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   static async start (opts: HostOptions): Promise<Host> {
     const t = topics(opts.cluster)
+    patchYamuxWindowUpdates()
     const node = await createLibp2p({
       privateKey: opts.privateKey,
       addresses: { listen: [opts.listen.toString()] },
@@ -114,6 +116,10 @@ export class Host extends EventEmitter<HostEvents> {
         ? [mdns({ serviceTag: `_murmur-${opts.cluster}._udp.local`, interval: opts.mdnsIntervalMs ?? 5000 })]
         : [],
       connectionManager: { maxConnections: 300, dialTimeout: 5000 },
+      // No libp2p ping of every connection every 10 s: membership probing is the failure
+      // detector, and the monitor would also abort a connection whose ping is late on a busy
+      // host, which the detector would then take for a hint that the peer is gone.
+      connectionMonitor: { enabled: false },
       // The pre-shared key wraps the raw TCP stream before Noise: a peer without it is cut
       // off at the first bytes, before any libp2p protocol runs.
       ...(opts.psk !== undefined ? { connectionProtector: preSharedKey({ psk: opts.psk }) } : {}),
@@ -145,6 +151,9 @@ export class Host extends EventEmitter<HostEvents> {
           // Deduplicate by content before the signature check: without it gossipsub verifies
           // every duplicate copy of a message before noticing it has seen it.
           fastMsgIdFn: (msg) => fastMessageId(msg.data ?? new Uint8Array()),
+          // Mesh membership needs no protection from the connection manager (maxConnections is
+          // far above a cluster's size); tagging writes to the peer store on every graft and prune.
+          tagMeshPeers: false,
           maxInboundDataLength: MAX_MESSAGE_BYTES
         })
       }
@@ -232,7 +241,10 @@ export class Host extends EventEmitter<HostEvents> {
       this.emit('message', msg.topic, msg.from.toString(), msg.data)
     })
     this.node.addEventListener('peer:connect', (evt) => this.emit('connect', evt.detail.toString()))
-    this.node.addEventListener('connection:open', (evt) => this.emit('open', evt.detail.remotePeer.toString(), evt.detail.direction === 'outbound'))
+    this.node.addEventListener('connection:open', (evt) => {
+      patchTcpWrites(evt.detail)
+      this.emit('open', evt.detail.remotePeer.toString(), evt.detail.direction === 'outbound')
+    })
     this.node.addEventListener('peer:disconnect', (evt) => this.emit('disconnect', evt.detail.toString()))
     this.node.addEventListener('peer:discovery', (evt) => {
       const { id, multiaddrs } = evt.detail

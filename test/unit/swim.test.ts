@@ -163,6 +163,23 @@ describe('SWIM state machine', () => {
     expect(b.notes.some(n => n.startsWith('refuted'))).toBe(true)
   })
 
+  it('spreads a new service at once, and a metrics-only version by digest sync without a broadcast', () => {
+    const b = cluster(4)
+    const n1 = b.nodes.get('n1') as Swim
+    const metrics = { ...(n1.get('n1')?.hb.metrics as Heartbeat['metrics']), cpu: 0.5 }
+    const quiet = n1.updateSelf({ metrics }, b.now)
+    const broadcasts = (effects: Effect[]): number => effects.filter(e => e.kind === 'send' && 'b' in e.packet && e.packet.b !== undefined).length
+    // Nothing queued: no packet of the next gossip round carries a broadcast.
+    expect(broadcasts(n1.tick(b.now + SWIM_DEFAULTS.gossipIntervalMs))).toBe(0)
+    b.advance(15_000)
+    for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.metrics.cpu).toBe(0.5)
+    const services = [{ id: 'web', name: 'web', port: 80, tags: [], meta: {}, checks: [], status: 'passing' }] as unknown as Heartbeat['services']
+    b.run('n1', n1.updateSelf({ services }, b.now))
+    b.advance(SWIM_DEFAULTS.gossipIntervalMs * 3)
+    for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.services).toHaveLength(1)
+    expect(quiet.some(e => e.kind === 'record')).toBe(true)
+  })
+
   it('ignores an accusation about an older version', () => {
     const b = cluster(3)
     const n0 = b.nodes.get('n0') as Swim
