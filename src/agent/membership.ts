@@ -47,6 +47,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     t.on('message', this.onMessage)
     t.on('up', this.onUp)
     t.on('down', this.onDown)
+    t.on('unreachable', this.onUnreachable)
     this.schedule()
   }
 
@@ -58,6 +59,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     t.off('message', this.onMessage)
     t.off('up', this.onUp)
     t.off('down', this.onDown)
+    t.off('unreachable', this.onUnreachable)
   }
 
   get id (): string { return this.swim.selfId }
@@ -101,6 +103,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const now = this.deps.clock.now()
     this.checkStall(now)
     this.perform(this.swim.connectionLost(peer, now))
+  }
+
+  private readonly onUnreachable = (peer: string): void => {
+    if (this.stopped) return
+    const now = this.deps.clock.now()
+    this.checkStall(now)
+    this.perform(this.swim.unreachable(peer, now))
   }
 
   /**

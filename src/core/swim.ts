@@ -75,7 +75,7 @@ interface Probe {
 }
 
 /** A ping-req we relay: the ack or nack goes back to `origin` under its sequence number. */
-interface Relay { origin: string, originSeq: number, nackAt: number }
+interface Relay { origin: string, originSeq: number, target: string, nackAt: number }
 
 export const DIGEST_BUCKETS = 64
 
@@ -212,6 +212,23 @@ export class Swim {
   }
 
   /**
+   * A message to `peer` could not be handed over (refused, reset, another identity at its
+   * address). A direct probe of it has failed now rather than at its timeout: ask others at
+   * once. A probe we relay to it is answered with a nack at once. Like a closed connection,
+   * this is a hint: the peer is suspected only if the others cannot reach it either.
+   */
+  unreachable (peer: string, now: number): Effect[] {
+    const out: Effect[] = []
+    for (const p of [...this.probes.values()]) if (p.target === peer && !p.indirect) out.push(...this.indirectProbe(p, now))
+    for (const [seq, r] of [...this.relays]) {
+      if (r.target !== peer) continue
+      this.relays.delete(seq)
+      out.push({ kind: 'send', to: r.origin, addrs: this.rows.get(r.origin)?.rec.addrs ?? [], packet: { t: 'nack', s: r.originSeq } })
+    }
+    return out
+  }
+
+  /**
    * This agent's timers ran `lateMs` late: it was stalled (SIGSTOP, CPU starvation, a long
    * GC). Lifeguard: its own health is suspect, not its peers'. Worsen the local health score
    * and push every deadline in flight (probes, relays, suspicions) back by the stall, so that
@@ -244,7 +261,7 @@ export class Swim {
   tick (now: number): Effect[] {
     const out: Effect[] = []
     for (const p of [...this.probes.values()]) {
-      if (!p.indirect && now >= p.ackBy) out.push(...this.indirectProbe(p))
+      if (!p.indirect && now >= p.ackBy) out.push(...this.indirectProbe(p, now))
       if (p.indirect && now >= p.endAt) out.push(...this.probeFailed(p, now))
     }
     for (const [seq, r] of this.relays) {
@@ -320,12 +337,16 @@ export class Swim {
       }
       case 'nack': {
         const probe = this.probes.get(p.s)
-        if (probe !== undefined) probe.nacks++
+        if (probe === undefined) break
+        probe.nacks++
+        // Every relay answered that it could not reach the target either: no need to wait for
+        // the end of the interval (memberlist does; it has no refusals to go by).
+        if (probe.indirect && probe.nacks >= probe.expectedNacks) out.push(...this.probeFailed(probe, now))
         break
       }
       case 'preq': {
         const seq = ++this.seq
-        this.relays.set(seq, { origin: from, originSeq: p.s, nackAt: now + this.opts.probeTimeoutMs })
+        this.relays.set(seq, { origin: from, originSeq: p.s, target: p.to, nackAt: now + this.opts.probeTimeoutMs })
         const known = this.rows.get(p.to)?.rec.addrs ?? []
         out.push({ kind: 'send', to: p.to, addrs: known.length > 0 ? known : p.a, packet: { t: 'ping', s: seq, to: p.to } })
         break
@@ -390,8 +411,11 @@ export class Swim {
     return [this.packetTo(target, { t: 'ping', s: seq, to: target.rec.id })]
   }
 
-  private indirectProbe (p: Probe): Effect[] {
+  private indirectProbe (p: Probe, now: number): Effect[] {
     p.indirect = true
+    // Relays wait probeTimeoutMs before they nack: leave them that, and a little more, even
+    // when the direct probe failed early.
+    p.endAt = Math.max(p.endAt, now + this.awareness.scale(this.opts.probeTimeoutMs) + this.opts.probeTimeoutMs / 2)
     const target = this.rows.get(p.target)
     if (target === undefined) return []
     const relays = this.randomMembers(this.opts.indirectChecks, new Set([this.selfId, p.target]), 'alive')

@@ -28,7 +28,7 @@ type Handlers = { [E in keyof TransportEvents]: Set<TransportEvents[E]> }
 export class Libp2pTransport implements Transport {
   readonly counters = { framesOut: 0, framesIn: 0, bytesOut: 0, bytesIn: 0, dropped: 0 }
   private readonly out = new Map<string, Outbound>()
-  private readonly handlers: Handlers = { message: new Set(), publication: new Set(), up: new Set(), down: new Set() }
+  private readonly handlers: Handlers = { message: new Set(), publication: new Set(), up: new Set(), down: new Set(), unreachable: new Set() }
   private stopped = false
 
   constructor (private readonly host: Host) {}
@@ -103,6 +103,7 @@ export class Libp2pTransport implements Transport {
       o.raw?.abort(new Error('send failed'))
       o.stream = undefined
       o.raw = undefined
+      if (!this.stopped) for (const h of this.handlers.unreachable) h(peer)
     } finally {
       o.writing = false
     }

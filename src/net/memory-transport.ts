@@ -209,7 +209,7 @@ export class MemoryNode implements Transport {
   private readonly seen = new Set<number>()
   /** Publication mesh neighbours (see MemoryNetwork.neighbours). */
   readonly mesh: MemoryNode[] = []
-  private readonly handlers: Handlers = { message: new Set(), publication: new Set(), up: new Set(), down: new Set() }
+  private readonly handlers: Handlers = { message: new Set(), publication: new Set(), up: new Set(), down: new Set(), unreachable: new Set() }
   readonly clock: Clock
 
   constructor (private readonly net: MemoryNetwork, readonly self: string, readonly addr: string) {
@@ -238,6 +238,12 @@ export class MemoryNode implements Transport {
     if (this.crashed) return
     const peer = this.net.node(to)
     if (peer === undefined) return
+    if (peer.crashed && peer.group === this.group) {
+      // Nothing listens at its address any more: the dial is refused (a partition or a stopped
+      // process would be silent instead).
+      this.net.schedule(1, () => { for (const h of this.handlers.unreachable) h(to) }, this)
+      return
+    }
     this.connect(peer, true)
     this.net.deliver(this, peer, data.byteLength, () => {
       for (const h of peer.handlers.message) h(channel, this.self, data)

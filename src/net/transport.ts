@@ -15,6 +15,12 @@ export interface TransportEvents {
   up: (peer: string, outbound: boolean) => void
   /** The last connection to a peer closed: a hint that it may be gone, never proof. */
   down: (peer: string) => void
+  /**
+   * A message to `peer` could not be handed over: no connection could be opened (refused,
+   * reset, another identity at its address) or the stream broke. A hint like `down`, but
+   * sooner than any timeout: a stopped or cut-off peer does not refuse, it goes silent.
+   */
+  unreachable: (peer: string) => void
 }
 
 export interface Transport {
@@ -49,13 +55,20 @@ export interface Clock {
 /** A source of uniform floats in [0, 1): Math.random in the agent, seeded in tests and the simulator. */
 export type Rng = () => number
 
-/** The real clock: monotonic time from performance.now(), timers from setTimeout. */
+/**
+ * The real clock: monotonic time from performance.now(), timers from setTimeout. A timer's
+ * function runs after the I/O that was waiting when the timer came due (setImmediate): a
+ * process that was starved or stopped reads the replies already in its sockets before it
+ * judges what timed out; otherwise an overdue probe timer would fire first and take acks
+ * that arrived in time for silence.
+ */
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
   wall: () => Date.now(),
   timer: (ms, fn) => {
-    const t = setTimeout(fn, ms)
-    return { cancel: () => clearTimeout(t) }
+    let later: NodeJS.Immediate | undefined
+    const t = setTimeout(() => { later = setImmediate(fn) }, ms)
+    return { cancel: () => { clearTimeout(t); if (later !== undefined) clearImmediate(later) } }
   }
 }
 

@@ -208,6 +208,25 @@ describe('SWIM state machine', () => {
     expect(b.status('n0', 'n1')).toBe('alive')
   })
 
+  it('kill -9: a closed connection and refused dials make a member suspect at once, not at the timeouts', () => {
+    const b = cluster(5)
+    const n0 = b.nodes.get('n0') as Swim
+    b.down.add('n4')
+    b.run('n0', n0.connectionLost('n4', b.now))
+    expect(b.status('n0', 'n4')).toBe('alive')
+    // The ping's dial is refused: n0 asks others at once; their dials are refused too, and they nack at once.
+    b.run('n0', n0.unreachable('n4', b.now))
+    for (const relay of ['n1', 'n2', 'n3']) b.run(relay, (b.nodes.get(relay) as Swim).unreachable('n4', b.now))
+    expect(b.status('n0', 'n4')).toBe('suspect')
+    // A refusal alone is no proof: a member that answers the others stays alive.
+    const c = cluster(4)
+    const m0 = c.nodes.get('n0') as Swim
+    c.run('n0', m0.connectionLost('n3', c.now))
+    c.run('n0', m0.unreachable('n3', c.now))
+    c.advance(5000)
+    expect(c.status('n0', 'n3')).toBe('alive')
+  })
+
   it('a stalled agent (SIGSTOP) drops its probes and extends suspicions instead of failing members', () => {
     const b = cluster(4)
     const n0 = b.nodes.get('n0') as Swim
