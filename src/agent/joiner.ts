@@ -1,14 +1,18 @@
 // Keeps this agent connected to the --join addresses: dials each until it answers, and again
 // whenever the connection to it is lost, with exponential backoff (1 s doubling to 30 s).
-// Like Serf's retry-join, it never gives up: the peer may simply not be up yet.
+// Like Serf's retry-join, it never gives up: the peer may simply not be up yet. For the first
+// FAST_TRY_MS of trying an address it retries every second instead: agents started together
+// with their contact (a host booting, a test cluster) would otherwise back off to 16 s while
+// the contact loads, and join that much later.
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Host } from '../net/host.js'
 import type { Logger } from './log.js'
 
-interface Target { addr: Multiaddr, peer?: string, nextTry: number, backoffMs: number, dialing: boolean, warned: boolean }
+interface Target { addr: Multiaddr, peer?: string, nextTry: number, backoffMs: number, dialing: boolean, warned: boolean, failingSince?: number }
 
 const FIRST_BACKOFF_MS = 1000
 const MAX_BACKOFF_MS = 30_000
+const FAST_TRY_MS = 30_000
 
 export class Joiner {
   private readonly targets: Target[]
@@ -48,13 +52,15 @@ export class Joiner {
           t.peer = peer
           t.backoffMs = FIRST_BACKOFF_MS
           t.warned = false
+          t.failingSince = undefined
         })
         .catch(err => {
           if (this.abort.signal.aborted) return
           if (!t.warned) this.logger('warn', 'join', 'cannot reach join address; retrying with backoff', { addr: t.addr.toString(), error: (err as Error).message })
           t.warned = true
+          t.failingSince ??= Date.now()
           t.nextTry = Date.now() + t.backoffMs
-          t.backoffMs = Math.min(t.backoffMs * 2, MAX_BACKOFF_MS)
+          if (Date.now() - t.failingSince >= FAST_TRY_MS) t.backoffMs = Math.min(t.backoffMs * 2, MAX_BACKOFF_MS)
         })
         .finally(() => { t.dialing = false })
     }
