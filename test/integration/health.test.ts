@@ -95,6 +95,7 @@ describe('health checks run by the agent', () => {
   it('a process paused (SIGSTOP) past detection is failed, then alive again everywhere on SIGCONT, never twice; it accuses nobody itself', async () => {
     const c = await cluster.start({ name: 'sleeper', join: [a.listen] })
     await cluster.converged(['a', 'b', 'sleeper'])
+    const failedBefore = await Promise.all([a, b].map(async x => (await x.get('/v1/agent/self')).body.counters.memberFailed as number))
     const stoppedAt = Date.now()
     c.kill('SIGSTOP')
     try {
@@ -111,9 +112,12 @@ describe('health checks run by the agent', () => {
       const rows = (await x.get('/v1/members')).body.filter((m: any) => m.name === 'sleeper')
       expect(rows).toHaveLength(1)
     }
-    // Lifeguard: the sleeper knows its own silence was its own; it marked nobody failed.
+    // Lifeguard: the sleeper knows its own silence was its own; it marked nobody failed. The
+    // others marked only the sleeper failed, once: never each other, whatever its backlog said.
     const counters = (await c.get('/v1/agent/self')).body.counters
     expect(counters.memberFailed).toBe(0)
+    for (const [i, x] of [a, b].entries()) expect((await x.get('/v1/agent/self')).body.counters.memberFailed - failedBefore[i]).toBe(1)
+    for (const x of [a, b, c]) expect((await x.get('/v1/members')).body.filter((m: any) => m.status !== 'alive')).toEqual([])
     expect(c.output).toMatch(/stalled/)
   })
 })
