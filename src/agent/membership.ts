@@ -39,7 +39,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   constructor (self: Heartbeat, private readonly opts: SwimOptions, private readonly deps: MembershipDeps) {
     super()
     this.setMaxListeners(0)
-    this.swim = new Swim(self, opts, { rng: deps.rng, records: deps.records, encode, decode }, deps.clock.now())
+    const t = deps.transport
+    this.swim = new Swim(self, opts, { rng: deps.rng, records: deps.records, encode, decode, connected: t.connected === undefined ? undefined : peer => t.connected?.(peer) ?? true }, deps.clock.now())
   }
 
   start (): void {

@@ -37,6 +37,8 @@ export interface SwimDeps {
   /** Encode a broadcast item (its bytes count against the packet budget). */
   encode: (x: unknown) => Uint8Array
   decode: (b: Uint8Array) => unknown
+  /** Whether a connection to a member is open (no dial needed before a message gets there); absent: always. */
+  connected?: (id: string) => boolean
 }
 
 export type Effect =
@@ -346,7 +348,7 @@ export class Swim {
       }
       case 'preq': {
         const seq = ++this.seq
-        this.relays.set(seq, { origin: from, originSeq: p.s, target: p.to, nackAt: now + this.opts.probeTimeoutMs })
+        this.relays.set(seq, { origin: from, originSeq: p.s, target: p.to, nackAt: now + this.opts.probeTimeoutMs + this.dialAllowance(p.to) })
         const known = this.rows.get(p.to)?.rec.addrs ?? []
         out.push({ kind: 'send', to: p.to, addrs: known.length > 0 ? known : p.a, packet: { t: 'ping', s: seq, to: p.to } })
         break
@@ -396,13 +398,23 @@ export class Swim {
     return undefined
   }
 
+  /**
+   * Extra time for a message to `id` that needs a connection opened first: a dial (TCP, Noise,
+   * identify) can take longer than the probe timeout on a busy host, and a probe must not take
+   * that for silence. Members are probed round-robin, so this is the first probe of each one.
+   */
+  private dialAllowance (id: string): number {
+    return this.deps.connected?.(id) === false ? this.opts.probeIntervalMs : 0
+  }
+
   private startProbe (target: Row, now: number, hint: boolean): Effect[] {
     const seq = ++this.seq
+    const dial = this.dialAllowance(target.rec.id)
     this.probes.set(seq, {
       seq,
       target: target.rec.id,
-      ackBy: now + this.awareness.scale(this.opts.probeTimeoutMs),
-      endAt: now + this.awareness.scale(this.opts.probeIntervalMs),
+      ackBy: now + this.awareness.scale(this.opts.probeTimeoutMs) + dial,
+      endAt: now + this.awareness.scale(this.opts.probeIntervalMs) + dial,
       indirect: false,
       expectedNacks: 0,
       nacks: 0,
@@ -415,10 +427,12 @@ export class Swim {
     p.indirect = true
     // Relays wait probeTimeoutMs before they nack: leave them that, and a little more, even
     // when the direct probe failed early.
-    p.endAt = Math.max(p.endAt, now + this.awareness.scale(this.opts.probeTimeoutMs) + this.opts.probeTimeoutMs / 2)
     const target = this.rows.get(p.target)
     if (target === undefined) return []
     const relays = this.randomMembers(this.opts.indirectChecks, new Set([this.selfId, p.target]), 'alive')
+    // A relay we must dial first may have to dial the target too.
+    const dial = relays.some(r => this.dialAllowance(r.rec.id) > 0) ? 2 * this.opts.probeIntervalMs : 0
+    p.endAt = Math.max(p.endAt, now + this.awareness.scale(this.opts.probeTimeoutMs) + this.opts.probeTimeoutMs / 2 + dial)
     p.expectedNacks = relays.length
     return relays.map(r => this.packetTo(r, { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
   }

@@ -75,6 +75,10 @@ export class Libp2pTransport implements Transport {
     if (!o.writing) this.flush(to, o, addrs).catch(() => {})
   }
 
+  connected (peer: string): boolean {
+    return this.host.isConnected(peer)
+  }
+
   async dial (addr: string, signal?: AbortSignal): Promise<string> {
     return await this.host.dial(multiaddr(addr), signal)
   }

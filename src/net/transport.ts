@@ -33,6 +33,11 @@ export interface Transport {
    * so. Dials the peer (at `addrs` if given) when there is no connection yet.
    */
   send: (channel: Channel, to: string, data: Uint8Array, addrs?: readonly string[]) => void
+  /**
+   * Whether a connection to `peer` is open now: a message to it then needs no dial first.
+   * Optional (the in-memory network has no dials).
+   */
+  connected?: (peer: string) => boolean
   /** Connect to an address (a join contact, a discovered peer) and resolve its peer id. */
   dial: (addr: string, signal?: AbortSignal) => Promise<string>
   /** Spread a message to every subscribed agent (gossipsub in the libp2p adapter). */
