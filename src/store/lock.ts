@@ -1,7 +1,10 @@
 // The data dir belongs to one agent at a time: two agents on one dir would share a peer id
 // and append to one config log. `agent.lock` holds the owner's pid; it is created exclusively
-// and removed when the agent stops. A lock whose pid is not running (the agent was killed) is
-// stale: it is taken over, and the take-over is logged.
+// and removed when the agent stops. A lock whose pid is not running (the agent was killed), or
+// runs a program that is no agent (the pid was reused), is stale: it is taken over, and the
+// take-over is logged. Two agents starting on one stale lock in the same instant could both
+// take it: the check and the removal are not one atomic step.
+import { readFileSync } from 'node:fs'
 import { open, readFile, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { MurmurError } from '../core/errors.js'
@@ -65,11 +68,25 @@ function running (text: string): boolean {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     // EPERM: it runs, as another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
+  return mayBeAgent(pid)
+}
+
+/**
+ * After a reboot the pid of a killed agent may belong to some other program. Where /proc tells
+ * (Linux), a process that is not Node.js nor named murmur does not hold the lock.
+ */
+function mayBeAgent (pid: number): boolean {
+  let cmdline: string
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  } catch {
+    return true
+  }
+  return /node|murmur/i.test(cmdline)
 }
 
 function locked (dir: string, pid: string): MurmurError {
