@@ -5,13 +5,15 @@ import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { block, type Watched } from './blocking.js'
+import { consulHeaders } from './consul/query.js'
 import { consulRoutes, consulSelf } from './consul/routes.js'
 import { controlRoutes } from './control-routes.js'
 import { uiRoutes } from './ui/routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
+import { VERSION } from '../version.js'
 
-export const VERSION = '0.1.0'
+export { VERSION } from '../version.js'
 
 function configItem (agent: Agent, e: Entry): Record<string, unknown> {
   return {
@@ -24,6 +26,10 @@ function configItem (agent: Agent, e: Entry): Record<string, unknown> {
 
 function indexed (index: number, body: unknown): Reply {
   return { body, headers: { 'x-murmur-index': String(index) } }
+}
+
+function withConsulHeaders (agent: Agent, reply: Reply): Reply {
+  return { ...reply, headers: { ...reply.headers, ...consulHeaders(agent, agent.index) } }
 }
 
 
@@ -87,7 +93,9 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
     {
       method: 'GET',
       pattern: '/v1/agent/self',
-      handler: () => indexed(agent.index, {
+      // Consul's clients read this route too (Prometheus first of all): its headers as well.
+      errorHeaders: () => consulHeaders(agent, agent.index),
+      handler: () => withConsulHeaders(agent, indexed(agent.index, {
         name: agent.opts.node,
         id: agent.id,
         cluster: agent.opts.cluster,
@@ -103,7 +111,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         watchers: agent.listenerCount('change'),
         // Consul clients (Prometheus first of all) read Config and Member from this route.
         ...consulSelf(agent, VERSION)
-      })
+      }))
     },
     {
       method: 'GET',
@@ -145,6 +153,22 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         return { body: { leaving: true } }
       }
     },
+    {
+      method: 'PUT',
+      pattern: '/v1/agent/join',
+      handler: async (req) => {
+        const address = req.query.get('address')
+        if (address === null || address === '') throw new MurmurError('MURMUR_ERR_BAD_REQUEST', 'query parameter \'address\' (HOST:PORT or a multiaddr) is required')
+        return { body: await agent.join(address) }
+      }
+    },
+    {
+      method: 'PUT',
+      pattern: '/v1/agent/force-leave/:name',
+      handler: (_req, p) => ({ body: agent.forceLeave(p.name) })
+    },
+    // An empty key would miss the key routes below and answer NO_ROUTE; say what is wrong.
+    ...['GET', 'PUT', 'DELETE'].map(method => ({ method, pattern: '/v1/config/', handler: () => { throw new MurmurError('MURMUR_ERR_BAD_KEY', 'config key must not be empty') } })),
     {
       method: 'GET',
       pattern: '/v1/services',
