@@ -44,11 +44,10 @@ const tarballs: Record<string, string> = {}
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'murmur-pack-'))
-  // The global setup compiled dist/; the client package's dist/ is compiled here, and then both
-  // are packed as they are (what `prepack` would build is already built).
-  await run(process.execPath, [TSC, '-p', join(ROOT, 'packages', 'client')], { cwd: ROOT, timeout: 120_000 })
-  for (const ws of [[], ['--workspace', clientPkg.name]]) {
-    const out = await npm(['pack', '--ignore-scripts', '--pack-destination', scratch, ...ws], ROOT)
+  // The client is packed as published: its `prepack` compiles it. The agent's dist/ was compiled
+  // by the global setup, and other test files run agents from it: packed as it is, not rebuilt.
+  for (const args of [['--workspace', clientPkg.name], ['--ignore-scripts']]) {
+    const out = await npm(['pack', '--pack-destination', scratch, ...args], ROOT)
     const file = out.trim().split('\n').at(-1) as string
     tarballs[file.startsWith(clientPkg.name) ? 'client' : 'agent'] = join(scratch, file)
   }
