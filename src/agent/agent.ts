@@ -74,6 +74,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** Remote entries applied and refused, logged once per TALLY_MS. */
   private readonly tally = new Tally()
   private stopped = false
+  /** Whether a member besides us is alive or suspect (see onMembersChanged). */
+  private joined = false
   readonly config: ConfigReplica
   readonly membership: Membership
   private readonly antiEntropy: AntiEntropy
@@ -451,6 +453,16 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     }
     this.changes.bump('member')
     this.emit('member', t)
+    this.onMembersChanged()
+  }
+
+  /** mDNS is for bootstrap: its queries back off while a member besides us is alive (or suspect). */
+  private onMembersChanged (): void {
+    const joined = this.membership.members().some(m => m.hb.id !== this.id && (m.status === 'alive' || m.status === 'suspect'))
+    if (joined === this.joined) return
+    this.joined = joined
+    this.host.setJoined(joined)
+    if (this.opts.mdns) this.logger('info', 'mdns', joined ? 'joined: queries back off to one a minute' : 'alone: querying every second')
   }
 
   private onDrift (e: Entry, aheadMs: number): void {

@@ -5,7 +5,6 @@ import '../polyfill.js'
 import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -16,6 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { EventEmitter } from 'node:events'
 import type { AddressCheck } from './allow.js'
 import { MAX_MESSAGE_BYTES } from './codec.js'
+import { MdnsDiscovery, type MdnsComponents, type MdnsPacing } from './mdns-discovery.js'
 import { fnv1a } from '../core/hash.js'
 
 /** A cheap content id for gossipsub's duplicate check (two FNV-1a hashes over the bytes). */
@@ -29,8 +29,8 @@ export interface HostOptions {
   cluster: string
   listen: Multiaddr
   mdns: boolean
-  /** mDNS query interval, ms. @default 5000 */
-  mdnsIntervalMs?: number
+  /** mDNS query intervals while alone and, at most, once joined. @default 1 s, 60 s */
+  mdnsPacing?: MdnsPacing
   /** Cluster key (pnet swarm key file bytes): only peers with the same key complete a connection. @default none */
   psk?: Uint8Array
   /** Peer addresses allowed; connections from or dials to others are refused. @default any */
@@ -98,12 +98,13 @@ function gater (allow: AddressCheck, denied?: (addr: string) => void): { denyDia
 export class Host extends EventEmitter<HostEvents> {
   bytesIn = 0
   bytesOut = 0
-  private constructor (private readonly node: Node, readonly cluster: string) {
+  private constructor (private readonly node: Node, readonly cluster: string, private readonly discovery: MdnsDiscovery | undefined) {
     super()
   }
 
   static async start (opts: HostOptions): Promise<Host> {
     const t = topics(opts.cluster)
+    let discovery: MdnsDiscovery | undefined
     const node = await createLibp2p({
       privateKey: opts.privateKey,
       addresses: { listen: [opts.listen.toString()] },
@@ -111,7 +112,7 @@ export class Host extends EventEmitter<HostEvents> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery: opts.mdns
-        ? [mdns({ serviceTag: `_murmur-${opts.cluster}._udp.local`, interval: opts.mdnsIntervalMs ?? 5000 })]
+        ? [(c: MdnsComponents) => (discovery = new MdnsDiscovery(c, `_murmur-${opts.cluster}._udp.local`, opts.mdnsPacing))]
         : [],
       connectionManager: { maxConnections: 300, dialTimeout: 5000 },
       // The pre-shared key wraps the raw TCP stream before Noise: a peer without it is cut
@@ -149,7 +150,7 @@ export class Host extends EventEmitter<HostEvents> {
         })
       }
     }) as unknown as Node
-    const host = new Host(node, opts.cluster)
+    const host = new Host(node, opts.cluster, discovery)
     host.wire()
     const admit = opts.admit
     if (admit !== undefined) {
@@ -177,6 +178,14 @@ export class Host extends EventEmitter<HostEvents> {
 
   isConnected (peer: string): boolean {
     return this.node.getConnections().some(c => c.remotePeer.toString() === peer)
+  }
+
+  /**
+   * Whether the agent has a live member besides itself: mDNS (when on) backs its queries off
+   * while it has, and queries every second while it has not (see mdns-discovery.ts).
+   */
+  setJoined (joined: boolean): void {
+    this.discovery?.setJoined(joined)
   }
 
   async publish (topic: string, data: Uint8Array): Promise<void> {
