@@ -51,6 +51,8 @@ export interface Route {
   /** Path pattern: literal segments, `:name` for one segment, `*name` (last) for the rest. */
   pattern: string
   handler: (req: Request, params: Record<string, string>) => Promise<Reply> | Reply
+  /** Headers for this route's error answers too (Consul's clients want X-Consul-Index on every answer). */
+  errorHeaders?: () => Record<string, string>
 }
 
 function match (pattern: string, path: string): Record<string, string> | undefined {
@@ -162,6 +164,7 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
     // response halved throughput.
     res.on('close', () => { if (!res.writableFinished) closed.abort() })
     let reply: Reply
+    let route: Route | undefined
     try {
       if (opts.overloaded?.(req.socket) === true) throw new MurmurError('MURMUR_ERR_BUSY', 'the agent has too many open HTTP connections; retry later, or reuse connections')
       const url = req.url ?? '/'
@@ -172,7 +175,6 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
       // Before routing: without the token, not even which routes exist is told.
       opts.authorize?.(method, req.headers, query)
       let params: Record<string, string> | undefined
-      let route: Route | undefined
       let pathMatched = false
       for (const r of routes) {
         const p = match(r.pattern, path)
@@ -216,7 +218,7 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
       reply = await route.handler(request, params)
     } catch (err) {
       const e = errorBody(err)
-      reply = { status: e.status, body: e.body, headers: ERROR_HEADERS[e.body.error.code] }
+      reply = { status: e.status, body: e.body, headers: { ...route?.errorHeaders?.(), ...ERROR_HEADERS[e.body.error.code] } }
       if (!(await discard(req))) reply.headers = { ...reply.headers, connection: 'close' }
     }
     if (res.destroyed) return
