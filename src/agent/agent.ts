@@ -191,7 +191,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       allow,
       // One bucket per topic and author: one agent's flood of config cannot crowd out others'.
       admit: (topic, author) => limiter.take(`${topic} ${author}`, systemClock.now()) || (created?.onRateLimited(author) ?? false),
-      denied: addr => created?.onDenied(addr)
+      denied: addr => created?.onDenied(addr),
+      mdnsWarn: message => logger('warn', 'mdns', message)
     })
     const transport = new Libp2pTransport(host)
     const joiner = new Joiner(host, joins, logger)
@@ -374,6 +375,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.every(() => TALLY_MS, () => this.logTally())
     this.joiner.start()
     this.controller.start()
+    this.host.startDiscovery()
   }
 
   private logTally (): void {

@@ -7,12 +7,11 @@
 //
 // Why not @libp2p/mdns: its version 12 queries on a setInterval fixed when the service starts,
 // with no way to change it short of private fields, and restarting the service to change the
-// interval would close the socket (unanswered queries meanwhile) on every step. This module
-// speaks the same records (PTR `<name>.<tag>`, TXT `dnsaddr=<multiaddr>/p2p/<id>`), so agents
-// of either kind find each other, and it waits for libp2p's listen addresses before its first
-// query (the library's first query went out before there was anything to answer with).
-import { peerDiscoverySymbol, serviceCapabilities, TypedEventEmitter, type ComponentLogger, type Logger, type PeerDiscovery, type PeerDiscoveryEvents, type PeerId, type Startable } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+// interval would close the socket (unanswered queries meanwhile) on every step. Nor is it
+// started by libp2p: the host starts it once the agent serves its protocols, since a peer that
+// finds us earlier dials us before we can answer its state exchange. This module speaks the
+// same records (PTR `<name>.<tag>`, TXT `dnsaddr=<multiaddr>/p2p/<id>`).
+import { EventEmitter } from 'node:events'
 import { isPrivate } from '@libp2p/utils'
 import { CODE_P2P as P2P, multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import multicastDNS from 'multicast-dns'
@@ -26,45 +25,43 @@ export interface MdnsPacing {
 
 export const DEFAULT_PACING: MdnsPacing = { fastMs: 1000, slowMs: 60_000 }
 
-export interface MdnsComponents {
-  peerId: PeerId
-  addressManager: { getAddresses: () => Multiaddr[] }
-  logger: ComponentLogger
+export interface MdnsEvents {
+  /** An answer from another agent: its peer id and addresses (each ending in /p2p/<id>). */
+  peer: [id: string, addrs: Multiaddr[]]
 }
 
 /** At most this many addresses are read from one answer (a hostile one may carry thousands). */
 const MAX_ADDRS = 16
 
-export class MdnsDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerDiscovery, Startable {
-  readonly [peerDiscoverySymbol] = this
-  readonly [Symbol.toStringTag] = 'murmur/mdns'
-  readonly [serviceCapabilities] = ['@libp2p/peer-discovery']
+export class MdnsDiscovery extends EventEmitter<MdnsEvents> {
   private socket: multicastDNS.MulticastDNS | undefined
   private timer: NodeJS.Timeout | undefined
   private joined = false
   private delay: number
-  private readonly log: Logger
 
-  constructor (private readonly components: MdnsComponents, private readonly tag: string, private readonly pacing: MdnsPacing = DEFAULT_PACING) {
+  /**
+   * `self`: our peer id and current listen addresses. `warn`: socket trouble (port 5353 taken:
+   * discovery is off, the agent runs on and --join still works).
+   */
+  constructor (
+    private readonly self: { id: string, addresses: () => Multiaddr[] },
+    private readonly tag: string,
+    private readonly warn: (message: string) => void,
+    private readonly pacing: MdnsPacing = DEFAULT_PACING
+  ) {
     super()
-    this.log = components.logger.forComponent('murmur:mdns')
     this.delay = pacing.fastMs
   }
 
+  /** Answer queries from now on, and query at once. */
   start (): void {
     if (this.socket !== undefined) return
     const socket = multicastDNS()
     socket.on('query', q => this.answer(q))
     socket.on('response', r => this.read(r))
-    socket.on('warning', err => this.log('mdns warning: %s', (err as Error).message))
-    // EADDRINUSE or EACCES on port 5353: discovery is off, the agent runs on (--join still works).
-    socket.on('error', err => this.log.error('mdns socket error: %s', (err as Error).message))
+    socket.on('error', err => this.warn(`mDNS off: ${(err as Error).message}`))
     this.socket = socket
-  }
-
-  /** The first query waits for the listen addresses, so that our own answer is not empty. */
-  afterStart (): void {
-    if (this.socket !== undefined && this.timer === undefined) this.tick()
+    this.tick()
   }
 
   async stop (): Promise<void> {
@@ -95,8 +92,8 @@ export class MdnsDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> implem
 
   private answer (q: multicastDNS.QueryPacket): void {
     if (this.socket === undefined || !q.questions.some(x => x.name === this.tag)) return
-    const name = `${this.components.peerId.toString()}.${this.tag}`
-    const txt = this.components.addressManager.getAddresses()
+    const name = `${this.self.id}.${this.tag}`
+    const txt = this.self.addresses()
       .filter(a => isPrivate(a) && a.getComponents().some(c => c.code === P2P))
       .map(a => `dnsaddr=${a.toString()}`)
       .filter(d => d.length <= 255) // the most one TXT string holds (RFC 6763 §6.1)
@@ -120,12 +117,9 @@ export class MdnsDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> implem
         const id = ma.getComponents().filter(c => c.code === P2P).at(-1)?.value
         if (id === undefined || (peer !== undefined && id !== peer)) continue
         peer = id
-        addrs.push(ma.decapsulateCode(P2P))
+        addrs.push(ma)
       } catch {} // not a multiaddr: skip it
     }
-    if (peer === undefined || peer === this.components.peerId.toString()) return
-    try {
-      this.safeDispatchEvent('peer', { detail: { id: peerIdFromString(peer), multiaddrs: addrs } })
-    } catch {} // not a peer id
+    if (peer !== undefined && peer !== this.self.id) this.emit('peer', peer, addrs)
   }
 }
