@@ -77,6 +77,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** Remote entries applied and refused, logged once per TALLY_MS. */
   private readonly tally = new Tally()
   private stopped = false
+  /** Whether a member besides us is alive or suspect (see onMembersChanged). */
+  private joined = false
   /** Set by start: the data dir's lock, and the logger's threshold. */
   private lock: DataDirLock | undefined
   private level = new AdjustableLevel('info')
@@ -212,7 +214,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       allow,
       // One bucket per topic and author: one agent's flood of config cannot crowd out others'.
       admit: (topic, author) => limiter.take(`${topic} ${author}`, systemClock.now()) || (created?.onRateLimited(author) ?? false),
-      denied: addr => created?.onDenied(addr)
+      denied: addr => created?.onDenied(addr),
+      mdnsWarn: message => logger('warn', 'mdns', message)
     })
     const transport = new Libp2pTransport(host)
     const joiner = new Joiner(host, joins, logger)
@@ -437,6 +440,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.every(() => TALLY_MS, () => this.logTally())
     this.joiner.start()
     this.controller.start()
+    this.host.startDiscovery()
   }
 
   private logTally (): void {
@@ -516,6 +520,16 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     }
     this.changes.bump('member')
     this.emit('member', t)
+    this.onMembersChanged()
+  }
+
+  /** mDNS is for bootstrap: its queries back off while a member besides us is alive (or suspect). */
+  private onMembersChanged (): void {
+    const joined = this.membership.members().some(m => m.hb.id !== this.id && (m.status === 'alive' || m.status === 'suspect'))
+    if (joined === this.joined) return
+    this.joined = joined
+    this.host.setJoined(joined)
+    if (this.opts.mdns) this.logger('info', 'mdns', joined ? 'joined: queries back off to one a minute' : 'alone: querying every second')
   }
 
   private onDrift (e: Entry, aheadMs: number): void {
