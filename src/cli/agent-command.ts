@@ -5,7 +5,8 @@ import { Agent } from '../agent/agent.js'
 import type { AgentOptions } from '../agent/options.js'
 import { MurmurError } from '../core/errors.js'
 import { isLoopback, parseHostPort } from '../net/addr.js'
-import { routes } from '../http/routes.js'
+import { SidecarMetrics } from '../http/metrics.js'
+import { routes, VERSION } from '../http/routes.js'
 import { authorizer, loadToken } from '../http/auth.js'
 import { listen } from '../http/server.js'
 import { CliError } from './client.js'
@@ -50,6 +51,7 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
         'no-mdns': { type: 'boolean' },
         'data-dir': { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         'probe-interval-ms': { type: 'string' },
         'probe-timeout-ms': { type: 'string' },
         'indirect-checks': { type: 'string' },
@@ -96,6 +98,7 @@ export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: str
     mdns: noMdns ? false : undefined,
     dataDir: s('data-dir') ?? env.MURMUR_DATA_DIR,
     logLevel: (s('log-level') ?? env.MURMUR_LOG_LEVEL) as AgentOptions['logLevel'] | undefined,
+    logFormat: (s('log-format') ?? nonEmpty(env.MURMUR_LOG_FORMAT)) as AgentOptions['logFormat'] | undefined,
     probeIntervalMs: numberFlag(s('probe-interval-ms'), 'probe-interval-ms'),
     probeTimeoutMs: numberFlag(s('probe-timeout-ms'), 'probe-timeout-ms'),
     indirectChecks: numberFlag(s('indirect-checks'), 'indirect-checks'),
@@ -153,7 +156,8 @@ export async function runAgent (args: string[], usage: string): Promise<void> {
   }
   let server: Awaited<ReturnType<typeof listen>>
   try {
-    server = await listen(routes(agent, () => shutdown('leave requested over HTTP')), http.host, http.port, { authorize, maxConnections: agent.opts.httpMaxConnections })
+    const metrics = new SidecarMetrics(agent, VERSION)
+    server = await listen(routes(agent, () => shutdown('leave requested over HTTP'), metrics), http.host, http.port, { authorize, observe: metrics.observe, maxConnections: agent.opts.httpMaxConnections })
   } catch (err) {
     await agent.stop()
     throw new CliError(`cannot serve HTTP on ${agent.opts.http}: ${(err as Error).message}`, 1)

@@ -37,7 +37,7 @@ export async function block (agent: Agent, req: Request, w: Watched): Promise<vo
 
 /** Resolve once `w` is past `since`, or after `waitMs`, or when `closed` aborts. */
 export async function waitPast (agent: Agent, closed: AbortSignal, w: Watched, since: number, waitMs: number): Promise<void> {
-  if (w.index() > since) return
+  if (w.index() > since || closed.aborted) return
   await new Promise<void>(resolve => {
     const done = (): void => {
       clearTimeout(timer)
