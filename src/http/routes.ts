@@ -4,7 +4,7 @@ import { checkKey } from '../core/config.js'
 import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
-import { block, type Watched } from './blocking.js'
+import { afterBlock, block, type Watched } from './blocking.js'
 import { BodyCache } from './body-cache.js'
 import { consulRoutes, consulSelf } from './consul/routes.js'
 import { controlRoutes } from './control-routes.js'
@@ -139,11 +139,12 @@ export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetri
     {
       method: 'GET',
       pattern: '/v1/services/:name',
-      handler: async (req, p) => {
+      handler: (req, p) => {
         const opts = instanceFilter(req)
-        await block(agent, req, servicesWatch)
-        const index = agent.servicesIndex
-        return instancesCache.reply(`${p.name}\0${String(opts.healthy)}\0${opts.tag ?? ''}`, index, index, () => agent.instances(p.name, opts))
+        return afterBlock(block(agent, req, servicesWatch), () => {
+          const index = agent.servicesIndex
+          return instancesCache.reply(`${p.name}\0${String(opts.healthy)}\0${opts.tag ?? ''}`, index, index, () => agent.instances(p.name, opts))
+        })
       }
     },
     {
@@ -158,15 +159,16 @@ export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetri
     {
       method: 'GET',
       pattern: '/v1/config/*key',
-      handler: async (req, p) => {
+      handler: (req, p) => {
         const key = checkKey(p.key)
         const index = (): number => agent.configIndex.get(key) ?? 1
-        await block(agent, req, { index, concerns: (kind, k) => kind === 'config' && k === key })
-        const e = agent.config.get(key)
-        if (e === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `config key '${p.key}' is not set`)
-        // The item names its origin member: a member that appears (or is renamed) changes it too.
-        const at = index()
-        return configCache.reply(key, `${at} ${agent.table.get(e.origin)?.hb.name ?? ''}`, at, () => configItem(agent, e))
+        return afterBlock(block(agent, req, { index, concerns: (kind, k) => kind === 'config' && k === key }), () => {
+          const e = agent.config.get(key)
+          if (e === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `config key '${p.key}' is not set`)
+          // The item names its origin member: a member that appears (or is renamed) changes it too.
+          const at = index()
+          return configCache.reply(key, `${at} ${agent.table.get(e.origin)?.hb.name ?? ''}`, at, () => configItem(agent, e))
+        })
       }
     },
     {

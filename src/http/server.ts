@@ -187,34 +187,15 @@ class SidecarRequest implements Request {
   }
 }
 
-export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+/**
+ * The request handler: routes, runs the route's handler and writes its reply. A handler that
+ * answers at once (a read with nothing to wait for) is answered within the request event, with
+ * no promise in between: answering a microtask later cost a third of the throughput.
+ * Returns a promise only for a request still in progress.
+ */
+export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<void> | undefined {
   const router = new Router(routes)
-  return async (req, res) => {
-    const started = opts.observe === undefined ? 0 : performance.now()
-    const method = req.method ?? 'GET'
-    let route: Route | undefined
-    let reply: Reply
-    try {
-      if (opts.overloaded?.(req.socket) === true) throw new MurmurError('MURMUR_ERR_BUSY', 'the agent has too many open HTTP connections; retry later, or reuse connections')
-      const url = req.url ?? '/'
-      const q = url.indexOf('?')
-      const path = q < 0 ? url : url.slice(0, q)
-      const request = new SidecarRequest(req, res, method, path, q < 0 ? '' : url.slice(q + 1))
-      // Before routing: without the token, not even which routes exist is told.
-      opts.authorize?.(method, req.headers, request.query)
-      const found = router.find(method, path)
-      if (found.route === undefined) {
-        throw found.pathMatched
-          ? new MurmurError('MURMUR_ERR_METHOD', `${method} is not allowed on ${path}`)
-          : new MurmurError('MURMUR_ERR_NO_ROUTE', `no route ${method} ${path}; see README "Sidecar API"`)
-      }
-      route = found.route
-      reply = await route.handler(request, found.params)
-    } catch (err) {
-      const e = errorBody(err)
-      reply = { status: e.status, body: e.body, headers: ERROR_HEADERS[e.body.error.code] }
-      if (!(await discard(req))) reply.headers = { ...reply.headers, connection: 'close' }
-    }
+  const send = (res: ServerResponse, reply: Reply, method: string, route: string, started: number): void => {
     if (res.destroyed) return
     const status = reply.status ?? 200
     if (reply.stream !== undefined) {
@@ -233,7 +214,43 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
       res.writeHead(status, headers)
       res.end(payload)
     }
-    opts.observe?.(method, route?.pattern ?? 'none', status, (performance.now() - started) / 1000)
+    opts.observe?.(method, route, status, (performance.now() - started) / 1000)
+  }
+  const fail = async (req: IncomingMessage, res: ServerResponse, err: unknown, method: string, route: string, started: number): Promise<void> => {
+    const e = errorBody(err)
+    const reply: Reply = { status: e.status, body: e.body, headers: ERROR_HEADERS[e.body.error.code] }
+    if (!(await discard(req))) reply.headers = { ...reply.headers, connection: 'close' }
+    send(res, reply, method, route, started)
+  }
+  return (req, res) => {
+    const started = opts.observe === undefined ? 0 : performance.now()
+    const method = req.method ?? 'GET'
+    let route = 'none'
+    let reply: Promise<Reply> | Reply
+    try {
+      if (opts.overloaded?.(req.socket) === true) throw new MurmurError('MURMUR_ERR_BUSY', 'the agent has too many open HTTP connections; retry later, or reuse connections')
+      const url = req.url ?? '/'
+      const q = url.indexOf('?')
+      const path = q < 0 ? url : url.slice(0, q)
+      const request = new SidecarRequest(req, res, method, path, q < 0 ? '' : url.slice(q + 1))
+      // Before routing: without the token, not even which routes exist is told.
+      opts.authorize?.(method, req.headers, request.query)
+      const found = router.find(method, path)
+      if (found.route === undefined) {
+        throw found.pathMatched
+          ? new MurmurError('MURMUR_ERR_METHOD', `${method} is not allowed on ${path}`)
+          : new MurmurError('MURMUR_ERR_NO_ROUTE', `no route ${method} ${path}; see README "Sidecar API"`)
+      }
+      route = found.route.pattern
+      reply = found.route.handler(request, found.params)
+    } catch (err) {
+      return fail(req, res, err, method, route, started)
+    }
+    if (reply instanceof Promise) {
+      return reply.then(r => send(res, r, method, route, started), async err => await fail(req, res, err, method, route, started))
+    }
+    send(res, reply, method, route, started)
+    return undefined
   }
 }
 
@@ -278,7 +295,11 @@ export async function listen (routes: Route[], host: string, port: number, opts:
   // Timeouts are checked every second (Node's default is 30 s), so they hold as stated.
   const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     clearTimeout(silent.get(req.socket))
-    handler(req, res).catch(() => res.destroy())
+    try {
+      handler(req, res)?.catch(() => res.destroy())
+    } catch {
+      res.destroy()
+    }
   })
   // Node closes connections beyond maxConnections as soon as they are accepted; the OVERFLOW
   // below it are told why (503) and given two seconds to ask.
