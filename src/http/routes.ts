@@ -6,6 +6,7 @@ import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { afterBlock, block, type Watched } from './blocking.js'
 import { BodyCache } from './body-cache.js'
+import { consulHeaders } from './consul/query.js'
 import { consulRoutes, consulSelf } from './consul/routes.js'
 import { controlRoutes } from './control-routes.js'
 import type { SidecarMetrics } from './metrics.js'
@@ -26,6 +27,10 @@ function configItem (agent: Agent, e: Entry): Record<string, unknown> {
 
 function indexed (index: number, body: unknown): Reply {
   return { body, headers: { 'x-murmur-index': String(index) } }
+}
+
+function withConsulHeaders (agent: Agent, reply: Reply): Reply {
+  return { ...reply, headers: { ...reply.headers, ...consulHeaders(agent, agent.index) } }
 }
 
 
@@ -70,7 +75,9 @@ export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetri
     {
       method: 'GET',
       pattern: '/v1/agent/self',
-      handler: () => indexed(agent.index, {
+      // Consul's clients read this route too (Prometheus first of all): its headers as well.
+      errorHeaders: () => consulHeaders(agent, agent.index),
+      handler: () => withConsulHeaders(agent, indexed(agent.index, {
         name: agent.opts.node,
         id: agent.id,
         cluster: agent.opts.cluster,
@@ -86,7 +93,7 @@ export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetri
         watchers: agent.listenerCount('change'),
         // Consul clients (Prometheus first of all) read Config and Member from this route.
         ...consulSelf(agent, VERSION)
-      })
+      }))
     },
     {
       method: 'GET',

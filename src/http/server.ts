@@ -54,6 +54,8 @@ export interface Route {
   /** Path pattern: literal segments, `:name` for one segment, `*name` (last) for the rest. */
   pattern: string
   handler: (req: Request, params: Record<string, string>) => Promise<Reply> | Reply
+  /** Headers for this route's error answers too (Consul's clients want X-Consul-Index on every answer). */
+  errorHeaders?: () => Record<string, string>
 }
 
 function tooLarge (): MurmurError {
@@ -216,16 +218,16 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
     }
     opts.observe?.(method, route, status, (performance.now() - started) / 1000)
   }
-  const fail = async (req: IncomingMessage, res: ServerResponse, err: unknown, method: string, route: string, started: number): Promise<void> => {
+  const fail = async (req: IncomingMessage, res: ServerResponse, err: unknown, method: string, route: Route | undefined, started: number): Promise<void> => {
     const e = errorBody(err)
-    const reply: Reply = { status: e.status, body: e.body, headers: ERROR_HEADERS[e.body.error.code] }
+    const reply: Reply = { status: e.status, body: e.body, headers: { ...route?.errorHeaders?.(), ...ERROR_HEADERS[e.body.error.code] } }
     if (!(await discard(req))) reply.headers = { ...reply.headers, connection: 'close' }
-    send(res, reply, method, route, started)
+    send(res, reply, method, route?.pattern ?? 'none', started)
   }
   return (req, res) => {
     const started = opts.observe === undefined ? 0 : performance.now()
     const method = req.method ?? 'GET'
-    let route = 'none'
+    let route: Route | undefined
     let reply: Promise<Reply> | Reply
     try {
       if (opts.overloaded?.(req.socket) === true) throw new MurmurError('MURMUR_ERR_BUSY', 'the agent has too many open HTTP connections; retry later, or reuse connections')
@@ -241,15 +243,16 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
           ? new MurmurError('MURMUR_ERR_METHOD', `${method} is not allowed on ${path}`)
           : new MurmurError('MURMUR_ERR_NO_ROUTE', `no route ${method} ${path}; see README "Sidecar API"`)
       }
-      route = found.route.pattern
-      reply = found.route.handler(request, found.params)
+      route = found.route
+      reply = route.handler(request, found.params)
     } catch (err) {
       return fail(req, res, err, method, route, started)
     }
+    const pattern = route.pattern
     if (reply instanceof Promise) {
-      return reply.then(r => send(res, r, method, route, started), async err => await fail(req, res, err, method, route, started))
+      return reply.then(r => send(res, r, method, pattern, started), async err => await fail(req, res, err, method, route, started))
     }
-    send(res, reply, method, route, started)
+    send(res, reply, method, pattern, started)
     return undefined
   }
 }

@@ -207,10 +207,15 @@ describe("Prometheus's Consul discovery, replayed", () => {
 })
 
 describe('indexes and bad input', () => {
-  it('X-Consul-Index is never 0, and grows across a restart', async () => {
+  it('X-Consul-Index is on every answer, never 0, and grows across a restart', async () => {
     const missing = await raw(a, '/v1/kv/never/set')
     expect(missing.status).toBe(404)
     expect(missing.index > 0n).toBe(true)
+    // agent/self (Prometheus's first request) and refusals carry it too.
+    expect((await raw(a, '/v1/agent/self')).index > 0n).toBe(true)
+    const refused = await raw(a, '/v1/catalog/services?dc=elsewhere')
+    expect(refused.status).toBe(400)
+    expect(refused.index > 0n).toBe(true)
     const before = (await raw(a, '/v1/catalog/services')).index
     a.kill('SIGKILL')
     await a.exited

@@ -8,7 +8,7 @@ import { MurmurError } from '../../core/errors.js'
 import type { Watched } from '../blocking.js'
 import type { Request, Route } from '../server.js'
 import { kvRoutes } from './kv.js'
-import { consulBlock, consulReply, present } from './query.js'
+import { consulBlock, consulHeaders, consulReply, present } from './query.js'
 import { ConsulExtras, parseConsulRegistration } from './registration.js'
 import { catalogEntry, consulNode, healthEntry, memberFacts, membersByName, nodeMetaMatches, serfMember } from './shapes.js'
 
@@ -71,7 +71,7 @@ export function consulRoutes (agent: Agent): Route[] {
     return consulReply(agent, agent.servicesIndex, null)
   }
 
-  return [
+  const routes: Route[] = [
     {
       method: 'GET',
       pattern: '/v1/catalog/services',
@@ -169,4 +169,6 @@ export function consulRoutes (agent: Agent): Route[] {
     },
     ...kvRoutes(agent)
   ]
+  const errorHeaders = (): Record<string, string> => consulHeaders(agent, agent.index)
+  return routes.map(r => ({ ...r, errorHeaders }))
 }
