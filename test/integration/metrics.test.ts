@@ -1,5 +1,6 @@
 // What an operator scrapes and ships: /metrics of a real agent read by a strict parser of the
-// Prometheus text format, and the agent's log in JSON lines (--log-format json).
+// Prometheus text format, and the agent's log in JSON lines (--log-format json). Also: the hot
+// reads the sidecar answers from cached bodies follow every change.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cluster, waitFor, type AgentProc } from '../helpers/agents.js'
 import { parseExposition, type Family } from '../helpers/prom-text.js'
@@ -100,6 +101,31 @@ describe('/metrics', () => {
     expect(families.get('murmur_config_keys')?.samples[0].value).toBe(self.config.keys)
     expect(families.get('murmur_local_services')?.samples[0].value).toBe(3)
     expect(families.get('murmur_records_verified_total')?.type).toBe('counter')
+  })
+})
+
+describe('cached hot reads', () => {
+  it('answer the new state, with a new index, right after each change', async () => {
+    const set = async (v: unknown): Promise<void> => { expect((await agent.req('PUT', '/v1/config/hot/key', v)).status).toBe(200) }
+    await set(1)
+    const a = await agent.get('/v1/config/hot/key')
+    expect(a.body.value).toBe(1)
+    expect((await agent.get('/v1/config/hot/key')).headers.get('x-murmur-index')).toBe(a.headers.get('x-murmur-index'))
+    await set({ n: 2 })
+    const b = await agent.get('/v1/config/hot/key')
+    expect(b.body.value).toEqual({ n: 2 })
+    expect(Number(b.headers.get('x-murmur-index'))).toBeGreaterThan(Number(a.headers.get('x-murmur-index')))
+    expect((await agent.req('DELETE', '/v1/config/hot/key')).status).toBe(200)
+    expect((await agent.get('/v1/config/hot/key')).status).toBe(404)
+
+    const before = (await agent.get('/v1/services/web')).body.length
+    expect((await agent.req('PUT', '/v1/agent/services', { name: 'web', id: 'web-hot', port: 9000, tags: ['hot'] })).status).toBe(200)
+    expect((await agent.get('/v1/services/web')).body.length).toBe(before + 1)
+    expect((await agent.get('/v1/services/web?tag=hot')).body.map((i: any) => i.id)).toEqual(['web-hot'])
+    expect((await agent.get('/v1/services/web?healthy=maybe')).status).toBe(400)
+    expect((await agent.req('DELETE', '/v1/agent/services/web-hot')).status).toBe(200)
+    expect((await agent.get('/v1/services/web')).body.length).toBe(before)
+    expect((await agent.get('/v1/services/web?tag=hot')).body).toEqual([])
   })
 })
 
