@@ -12,6 +12,7 @@ import type { Entry } from '../core/lww.js'
 import type { Member, Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
 import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin } from '../net/addr.js'
+import { MurmurError } from '../core/errors.js'
 import { parseAllowList } from '../net/allow.js'
 import { RateLimiter } from '../core/rate.js'
 import { readClusterKey } from '../store/cluster-key.js'
@@ -21,6 +22,7 @@ import { Records, signingKey } from '../net/records.js'
 import { systemClock } from '../net/transport.js'
 import { ConfigLog } from '../store/config-log.js'
 import { ensureDir } from '../store/files.js'
+import { DataDirLock } from '../store/lock.js'
 import { nextGeneration } from '../store/generation.js'
 import { loadOrCreateKey } from '../store/identity.js'
 import { loadServices } from '../store/services.js'
@@ -34,7 +36,8 @@ import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
 import type { Counters } from './counters.js'
-import { createLogger, type Logger } from './log.js'
+import { createLogger, type Level, type Logger } from './log.js'
+import { AdjustableLevel } from './log-level.js'
 import { Membership } from './membership.js'
 import { LoadReporter } from './metrics.js'
 import { resolveOptions, swimOptions, type AgentOptions } from './options.js'
@@ -75,6 +78,9 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** Remote entries applied and refused, logged once per TALLY_MS. */
   private readonly tally = new Tally()
   private stopped = false
+  /** Set by start: the data dir's lock, and the logger's threshold. */
+  private lock: DataDirLock | undefined
+  private level = new AdjustableLevel('info')
   readonly config: ConfigReplica
   readonly membership: Membership
   private readonly antiEntropy: AntiEntropy
@@ -150,7 +156,25 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
 
   static async start (input: Partial<AgentOptions>): Promise<Agent> {
     const opts = resolveOptions(input)
-    const logger = createLogger(opts.logLevel, undefined, opts.logFormat)
+    const level = new AdjustableLevel(opts.logLevel)
+    const logger = level.wrap(createLogger('debug', undefined, opts.logFormat))
+    let lock: DataDirLock | undefined
+    try {
+      if (opts.dataDir !== undefined) {
+        await ensureDir(opts.dataDir)
+        lock = await DataDirLock.acquire(opts.dataDir, stale => logger('warn', 'store', 'took over the lock of an agent that is no longer running', { dataDir: opts.dataDir, pid: stale.pid }))
+      }
+      const agent = await Agent.create(opts, logger)
+      agent.lock = lock
+      agent.level = level
+      return agent
+    } catch (err) {
+      await lock?.release()
+      throw err
+    }
+  }
+
+  private static async create (opts: AgentOptions, logger: Logger): Promise<Agent> {
     const listen = parseHostPort(opts.listen, '--listen')
     const joins = opts.join.map(parseJoin)
     let log: ConfigLog | undefined
@@ -158,7 +182,6 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     let services: ServiceRecord[] = []
     let damaged = 0
     if (opts.dataDir !== undefined) {
-      await ensureDir(opts.dataDir)
       const opened = await ConfigLog.open(opts.dataDir, {
         onCompactionFailed: err => logger('error', 'store', 'config log compaction failed; the longer log is kept', { error: err.message })
       })
@@ -314,7 +337,48 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     return r
   }
 
+  /** `murmur join`: dial `address` now and exchange full state with it (once, like Serf's join). */
+  async join (address: string): Promise<{ peer: string, name?: string }> {
+    let addr
+    try {
+      addr = parseJoin(address)
+    } catch (err) {
+      throw new MurmurError('MURMUR_ERR_BAD_REQUEST', (err as Error).message.replace('--join', 'address'))
+    }
+    let peer: string
+    try {
+      peer = await this.host.dial(addr, AbortSignal.timeout(10_000))
+    } catch (err) {
+      throw new MurmurError('MURMUR_ERR_JOIN', `cannot join ${address}: ${(err as Error).message}`)
+    }
+    if (peer === this.id) throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `${address} is this agent`)
+    this.membership.pushPull(peer)
+    this.antiEntropy.syncWith(peer)
+    this.logger('info', 'join', 'joined on request', { addr: address, peer })
+    return { peer, name: this.membership.get(peer)?.hb.name }
+  }
+
+  /**
+   * `murmur force-leave`: a failed member is marked left cluster-wide (no more reconnect
+   * attempts). Refused for a member that may be alive: it would only refute.
+   */
+  forceLeave (name: string): { name: string, ids: string[] } {
+    const rows = this.membership.members().filter(m => m.hb.name === name)
+    if (rows.length === 0) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `no member named '${name}'`)
+    const live = rows.find(m => m.status === 'alive' || m.status === 'suspect')
+    if (live !== undefined) throw new MurmurError('MURMUR_ERR_CONFLICT', `member '${name}' is ${live.status}: only a failed member can be forced out (stop it, and it leaves by itself)`)
+    const ids = rows.filter(m => this.membership.forceLeave(m.hb.id)).map(m => m.hb.id)
+    if (ids.length > 0) this.logger('info', 'member', 'forced out', { name, ids: ids.join(',') })
+    return { name, ids }
+  }
+
   // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Change the log threshold while running (SIGHUP). */
+  setLogLevel (level: Level): void {
+    this.level.level = level
+    this.opts.logLevel = level
+  }
 
   /** Announce a graceful leave, give it time to spread, and stop. */
   async leave (): Promise<void> {
@@ -342,6 +406,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     await this.quarantine.stop()
     await this.host.stop().catch(() => {})
     await this.log?.close().catch(() => {})
+    await this.lock?.release()
     this.logger('info', 'agent', 'stopped')
   }
 

@@ -78,6 +78,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
     })
   }
 
+  /** Mark a failed member left cluster-wide (force-leave); false when it is not failed. */
+  forceLeave (id: string): boolean {
+    const effects = this.swim.forceLeave(id, this.deps.clock.now())
+    this.perform(effects)
+    return effects.length > 0
+  }
+
   /** Publish a new version of our own record. */
   update (fields: Partial<Omit<Heartbeat, 'v' | 'id' | 'generation' | 'counter'>>): void {
     this.perform(this.swim.updateSelf(fields, this.deps.clock.now()))

@@ -4,6 +4,7 @@ import { MurmurError } from '../core/errors.js'
 import { DEFAULT_QUOTA } from '../core/quota.js'
 import { SWIM_DEFAULTS, type SwimOptions } from '../core/swim-options.js'
 import { LOG_FORMATS, type LogFormat } from './log.js'
+import { isOptionKey } from './option-table.js'
 
 /** The membership settings an operator may change (src/core/swim-options.ts documents each). */
 export type MembershipSettings = Pick<SwimOptions, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'suspicionMult' | 'suspicionMaxMult' | 'retransmitMult' | 'gossipIntervalMs' | 'syncIntervalMs' | 'reconnectIntervalMs' | 'reapMs'>
@@ -103,6 +104,7 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
 
 export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
+  for (const k of Object.keys(input)) if (!isOptionKey(k)) fail(`unknown option '${k}'`)
   const o: AgentOptions = { ...DEFAULTS, node: hostname(), ...stripUndefined(input) }
   if (!NAME_RE.test(o.node)) fail(`node name '${o.node}' must be 1-63 letters, digits, '.', '_' or '-'`)
   if (!NAME_RE.test(o.cluster)) fail(`cluster name '${o.cluster}' must be 1-63 letters, digits, '.', '_' or '-'`)
@@ -117,6 +119,7 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   for (const k of ['maxKeys', 'maxTombstones', 'maxConfigBytes'] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] < 1) fail(`${k} must be a positive integer`)
   }
+  if (!Number.isFinite(o.leaveWaitMs) || o.leaveWaitMs < 0) fail('leaveWaitMs must be zero or more milliseconds')
   if (o.probeTimeoutMs >= o.probeIntervalMs) fail('probeTimeoutMs must be shorter than probeIntervalMs')
   for (const k of ['suspicionMult', 'suspicionMaxMult', 'retransmitMult'] as const) if (!(o[k] > 0)) fail(`${k} must be positive`)
   if (o.suspicionMaxMult < 1) fail('suspicionMaxMult must be at least 1')

@@ -1,147 +1,75 @@
-// `murmur agent`: flags and MURMUR_* env twins → AgentOptions; runs until SIGINT/SIGTERM,
-// then announces its leave and exits.
-import { parseArgs } from 'node:util'
+// `murmur agent`: options from flags, MURMUR_* env and a --config file (src/cli/agent-options.ts)
+// → AgentOptions; refuses in one line to start on a port or data dir in use; runs until
+// SIGINT/SIGTERM, then announces its leave and exits. SIGHUP re-reads the config file.
 import { Agent } from '../agent/agent.js'
-import type { AgentOptions } from '../agent/options.js'
+import { createLogger } from '../agent/log.js'
+import { OPTION_TABLE } from '../agent/option-table.js'
+import { resolveOptions, type AgentOptions } from '../agent/options.js'
 import { MurmurError } from '../core/errors.js'
 import { isLoopback, parseHostPort } from '../net/addr.js'
-import { SidecarMetrics } from '../http/metrics.js'
-import { routes, VERSION } from '../http/routes.js'
+import { routes } from '../http/routes.js'
 import { authorizer, loadToken } from '../http/auth.js'
+import { SidecarMetrics } from '../http/metrics.js'
 import { listen } from '../http/server.js'
+import { VERSION } from '../version.js'
+import { DEPRECATED_HTTP_ENV, layered, readConfigFile, readEnv, readFlags } from './agent-options.js'
 import { CliError } from './client.js'
+import { AGENT_HELP } from './usage.js'
+import { checkPortFree, portError } from './port-check.js'
 
-function envBool (v: string | undefined): boolean | undefined {
-  if (v === undefined || v === '') return undefined
-  return !['0', 'false', 'no', 'off'].includes(v.toLowerCase())
+/** Where the sidecar address came from, for the message when its port is taken. */
+function httpSource (flags: Partial<AgentOptions>, env: NodeJS.ProcessEnv, file: Partial<AgentOptions>): string {
+  if (flags.http !== undefined) return '--http'
+  if ((env.MURMUR_HTTP_LISTEN ?? '') !== '') return '--http / MURMUR_HTTP_LISTEN'
+  if ((env[DEPRECATED_HTTP_ENV] ?? '') !== '') return `--http / ${DEPRECATED_HTTP_ENV} (the CLI's target: unset it for the agent, or set MURMUR_HTTP_LISTEN)`
+  if (file.http !== undefined) return '--http / "http" in the config file'
+  return '--http'
 }
 
-function nonEmpty (v: string | undefined): string | undefined {
-  return v === '' ? undefined : v
-}
-
-function numberFlag (v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined
-  const n = Number(v)
-  if (!Number.isFinite(n)) throw new CliError(`--${name} must be a number (got '${v}')`, 2)
-  return n
-}
-
-export function agentOptions (args: string[], env: NodeJS.ProcessEnv, usage: string): Partial<AgentOptions> {
-  let values: Record<string, string | boolean | string[] | undefined>
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        node: { type: 'string' },
-        cluster: { type: 'string' },
-        http: { type: 'string' },
-        'http-token-file': { type: 'string' },
-        'http-read-token-file': { type: 'string' },
-        'http-max-connections': { type: 'string' },
-        listen: { type: 'string' },
-        advertise: { type: 'string' },
-        join: { type: 'string', multiple: true },
-        'cluster-key': { type: 'string' },
-        allow: { type: 'string', multiple: true },
-        'gossip-rate': { type: 'string' },
-        'gossip-burst': { type: 'string' },
-        'no-mdns': { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-format': { type: 'string' },
-        'probe-interval-ms': { type: 'string' },
-        'probe-timeout-ms': { type: 'string' },
-        'indirect-checks': { type: 'string' },
-        'suspicion-mult': { type: 'string' },
-        'suspicion-max-mult': { type: 'string' },
-        'retransmit-mult': { type: 'string' },
-        'gossip-interval-ms': { type: 'string' },
-        'sync-interval-ms': { type: 'string' },
-        'reconnect-interval-ms': { type: 'string' },
-        'anti-entropy-ms': { type: 'string' },
-        // Accepted for murmur 0.1 command lines: see AgentOptions.
-        'heartbeat-ms': { type: 'string' },
-        'suspicion-ms': { type: 'string' },
-        'phi-threshold': { type: 'string' },
-        'reap-ms': { type: 'string' },
-        'tombstone-ttl-ms': { type: 'string' },
-        'max-drift-ms': { type: 'string' },
-        'max-keys': { type: 'string' },
-        'max-tombstones': { type: 'string' },
-        'max-config-bytes': { type: 'string' },
-        'clock-skew-ms': { type: 'string' }
-      }
-    }).values
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n\n${usage}`, 2)
+export async function runAgent (args: string[]): Promise<void> {
+  const flags = readFlags(args)
+  if (flags.help) {
+    process.stdout.write(AGENT_HELP)
+    return
   }
-  const s = (k: string): string | undefined => values[k] as string | undefined
-  const list = (v: string | undefined): string[] | undefined => v?.split(',').map(x => x.trim()).filter(x => x !== '')
-  const noMdns = values['no-mdns'] === true || envBool(env.MURMUR_NO_MDNS) === true
-  return {
-    node: s('node') ?? env.MURMUR_NODE,
-    cluster: s('cluster') ?? env.MURMUR_CLUSTER,
-    http: s('http') ?? env.MURMUR_HTTP_ADDR,
-    httpTokenFile: s('http-token-file') ?? nonEmpty(env.MURMUR_HTTP_TOKEN_FILE),
-    httpReadTokenFile: s('http-read-token-file') ?? nonEmpty(env.MURMUR_HTTP_READ_TOKEN_FILE),
-    httpMaxConnections: numberFlag(s('http-max-connections') ?? env.MURMUR_HTTP_MAX_CONNECTIONS, 'http-max-connections'),
-    listen: s('listen') ?? env.MURMUR_LISTEN,
-    advertise: s('advertise') ?? env.MURMUR_ADVERTISE,
-    join: (values.join as string[] | undefined) ?? list(env.MURMUR_JOIN),
-    clusterKeyFile: s('cluster-key') ?? nonEmpty(env.MURMUR_CLUSTER_KEY_FILE),
-    allow: (values.allow as string[] | undefined) ?? list(env.MURMUR_ALLOW),
-    gossipRate: numberFlag(s('gossip-rate') ?? env.MURMUR_GOSSIP_RATE, 'gossip-rate'),
-    gossipBurst: numberFlag(s('gossip-burst') ?? env.MURMUR_GOSSIP_BURST, 'gossip-burst'),
-    mdns: noMdns ? false : undefined,
-    dataDir: s('data-dir') ?? env.MURMUR_DATA_DIR,
-    logLevel: (s('log-level') ?? env.MURMUR_LOG_LEVEL) as AgentOptions['logLevel'] | undefined,
-    logFormat: (s('log-format') ?? nonEmpty(env.MURMUR_LOG_FORMAT)) as AgentOptions['logFormat'] | undefined,
-    probeIntervalMs: numberFlag(s('probe-interval-ms'), 'probe-interval-ms'),
-    probeTimeoutMs: numberFlag(s('probe-timeout-ms'), 'probe-timeout-ms'),
-    indirectChecks: numberFlag(s('indirect-checks'), 'indirect-checks'),
-    suspicionMult: numberFlag(s('suspicion-mult'), 'suspicion-mult'),
-    suspicionMaxMult: numberFlag(s('suspicion-max-mult'), 'suspicion-max-mult'),
-    retransmitMult: numberFlag(s('retransmit-mult'), 'retransmit-mult'),
-    gossipIntervalMs: numberFlag(s('gossip-interval-ms'), 'gossip-interval-ms'),
-    syncIntervalMs: numberFlag(s('sync-interval-ms'), 'sync-interval-ms'),
-    reconnectIntervalMs: numberFlag(s('reconnect-interval-ms'), 'reconnect-interval-ms'),
-    heartbeatMs: numberFlag(s('heartbeat-ms'), 'heartbeat-ms'),
-    antiEntropyMs: numberFlag(s('anti-entropy-ms'), 'anti-entropy-ms'),
-    suspicionMs: numberFlag(s('suspicion-ms'), 'suspicion-ms'),
-    phiSuspect: numberFlag(s('phi-threshold'), 'phi-threshold'),
-    reapMs: numberFlag(s('reap-ms'), 'reap-ms'),
-    tombstoneTtlMs: numberFlag(s('tombstone-ttl-ms'), 'tombstone-ttl-ms'),
-    maxDriftMs: numberFlag(s('max-drift-ms'), 'max-drift-ms'),
-    maxKeys: numberFlag(s('max-keys') ?? env.MURMUR_MAX_KEYS, 'max-keys'),
-    maxTombstones: numberFlag(s('max-tombstones') ?? env.MURMUR_MAX_TOMBSTONES, 'max-tombstones'),
-    maxConfigBytes: numberFlag(s('max-config-bytes') ?? env.MURMUR_MAX_CONFIG_BYTES, 'max-config-bytes'),
-    clockSkewMs: numberFlag(s('clock-skew-ms') ?? env.MURMUR_CLOCK_SKEW_MS, 'clock-skew-ms')
+  if (flags.version) {
+    process.stdout.write(`murmur ${VERSION}\n`)
+    return
   }
-}
-
-export async function runAgent (args: string[], usage: string): Promise<void> {
-  const opts = agentOptions(args, process.env, usage)
   let agent: Agent
   let authorize: ReturnType<typeof authorizer>
+  let http: { host: string, port: number }
+  const env = readEnv(process.env)
+  const configFile = flags.config ?? env.config
   try {
-    // Check the HTTP address and tokens before starting anything, so a typo fails fast.
-    const http = parseHostPort(opts.http ?? '127.0.0.1:7401', '--http')
+    const file = configFile === undefined ? {} : await readConfigFile(configFile)
+    const input = layered(flags.values, env.values, file)
+    // Validated here as Agent.start will, so that a bad value fails before any port is taken.
+    const opts = resolveOptions(input)
+    const early = createLogger(opts.logLevel, undefined, opts.logFormat)
+    if (flags.values.http === undefined) for (const w of env.warnings) early('warn', 'agent', w)
+    // Check addresses, ports and tokens before starting anything, so a typo fails fast.
+    http = parseHostPort(opts.http, '--http')
+    const p2p = parseHostPort(opts.listen, '--listen')
+    await checkPortFree(http.host, http.port, httpSource(flags.values, process.env, file))
+    await checkPortFree(p2p.host, p2p.port, '--listen (libp2p)')
     authorize = authorizer({
       write: opts.httpTokenFile === undefined ? undefined : await loadToken(opts.httpTokenFile, '--http-token-file'),
       read: opts.httpReadTokenFile === undefined ? undefined : await loadToken(opts.httpReadTokenFile, '--http-read-token-file')
     })
-    agent = await Agent.start(opts)
+    agent = await Agent.start(input).catch(err => {
+      // A port taken between the check and libp2p's listen: libp2p's own error is a riddle.
+      if (/EADDRINUSE|faultTolerance/.test(String((err as Error).message))) throw new CliError(portError(p2p.host, p2p.port, '--listen (libp2p)', 'EADDRINUSE'), 1)
+      throw err
+    })
     if (authorize === undefined && !isLoopback(http.host)) {
       agent.logger('warn', 'http', 'the sidecar listens beyond loopback without a token: anyone who reaches it can write config and register services; set --http-token-file', { http: opts.http })
     }
   } catch (err) {
-    if (err instanceof MurmurError) throw new CliError(err.message, 2)
+    // A bad option is a usage error (2); a data dir that cannot be used is not.
+    if (err instanceof MurmurError) throw new CliError(err.message, err.code === 'MURMUR_ERR_CONFIG' ? 2 : 1)
     throw err
   }
-  const http = parseHostPort(agent.opts.http, '--http')
   let shuttingDown = false
   const shutdown = (why: string): void => {
     if (shuttingDown) {
@@ -160,12 +88,40 @@ export async function runAgent (args: string[], usage: string): Promise<void> {
     server = await listen(routes(agent, () => shutdown('leave requested over HTTP'), metrics), http.host, http.port, { authorize, observe: metrics.observe, maxConnections: agent.opts.httpMaxConnections })
   } catch (err) {
     await agent.stop()
-    throw new CliError(`cannot serve HTTP on ${agent.opts.http}: ${(err as Error).message}`, 1)
+    const code = (err as NodeJS.ErrnoException).code
+    throw new CliError(code !== undefined ? portError(http.host, http.port, '--http', code) : `cannot serve HTTP on ${agent.opts.http}: ${(err as Error).message}`, 1)
   }
   const addr = server.address()
   const httpAddr = typeof addr === 'object' && addr !== null ? `${addr.address}:${addr.port}` : agent.opts.http
   agent.logger('info', 'http', 'sidecar listening', { http: httpAddr, token: authorize === undefined ? 'none' : agent.opts.httpReadTokenFile === undefined ? 'writes' : 'reads and writes' })
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGHUP', () => { reload(agent, flags.values, env.values, configFile).catch(() => {}) })
   await new Promise(() => {})
+}
+
+/**
+ * SIGHUP: read the config file again and apply what can change live (the log level); log what
+ * changed and what needs a restart. Flags and env cannot change in a running process, and
+ * still take precedence over the file. A file that is now invalid changes nothing.
+ */
+async function reload (agent: Agent, flags: Partial<AgentOptions>, env: Partial<AgentOptions>, file: string | undefined): Promise<void> {
+  if (file === undefined) {
+    agent.logger('info', 'agent', 'SIGHUP: no --config file to re-read; nothing changed')
+    return
+  }
+  let next: AgentOptions
+  try {
+    next = resolveOptions(layered(flags, env, await readConfigFile(file)))
+  } catch (err) {
+    agent.logger('error', 'agent', 'SIGHUP: config file refused; nothing changed', { file, error: (err as Error).message })
+    return
+  }
+  const applied: string[] = []
+  const restart: string[] = []
+  for (const s of OPTION_TABLE) {
+    if (JSON.stringify(next[s.key]) !== JSON.stringify(agent.opts[s.key])) (s.live === true ? applied : restart).push(s.name)
+  }
+  agent.logger(restart.length > 0 ? 'warn' : 'info', 'agent', 'SIGHUP: config file re-read', { file, applied: applied.join(',') || 'none', restartNeeded: restart.join(',') || 'none' })
+  if (next.logLevel !== agent.opts.logLevel) agent.setLogLevel(next.logLevel)
 }

@@ -2,11 +2,10 @@
 // The shared helpers (argument parsing, the sidecar client, output) come from main.ts.
 import { readFileSync } from 'node:fs'
 import type { ParseArgsConfig } from 'node:util'
+import type { Values } from './args.js'
 import type { SidecarClient } from './client.js'
 import { CliError } from './client.js'
 import { table } from './table.js'
-
-type Values = Record<string, string | boolean | string[] | undefined>
 
 export interface CliKit {
   parse: (args: string[], options: ParseArgsConfig['options']) => { values: Values, positionals: string[] }
@@ -14,13 +13,6 @@ export interface CliKit {
   print: (values: Values, data: unknown, human: () => string) => void
   arity: (positionals: string[], n: number, usage: string) => void
 }
-
-export const CONTROL_USAGE = `  murmur metrics [--service S [--tag T]] [--metric M]   cluster aggregates of every metric (or M)
-  murmur rules list | show NAME | rm NAME | history NAME
-  murmur rules add NAME RULE            RULE: JSON text, a file, or - for stdin (README "Control loop")
-  murmur analyse impact KEY METRIC [--service S] [--window 60s]   regression of METRIC on KEY's changes
-  murmur analyse arrivals SERVICE       Poisson join/leave rates of SERVICE's instances
-`
 
 interface Summary { metric: string, count: number, avg: number | null, min: number | null, max: number | null, p50: number | null, p95: number | null, sum: number, oldestAgeMs: number | null }
 interface RuleView { name: string, rule: Record<string, any>, error?: string, actor: { name?: string, self: boolean } | null, status: { outcome: string, reason: string, value: number | null } | null }

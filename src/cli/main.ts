@@ -2,47 +2,19 @@
 // a running agent's sidecar port.
 import '../polyfill.js'
 import { writeFile } from 'node:fs/promises'
-import { parseArgs, type ParseArgsConfig } from 'node:util'
+import type { ParseArgsConfig } from 'node:util'
 import { Murmur, MurmurClientError, type ConfigEvent } from '../client/index.js'
 import { tokenFromEnv } from '../client/http.js'
 import { generateClusterKey } from '../store/cluster-key.js'
+import { checkKey } from '../core/config.js'
+import { MurmurError } from '../core/errors.js'
+import { VERSION } from '../version.js'
+import { parseCommandLine, type Values } from './args.js'
 import { CliError, SidecarClient } from './client.js'
-import { CONTROL_USAGE, controlCommands } from './control-commands.js'
+import { clusterCommands } from './cluster-commands.js'
+import { controlCommands } from './control-commands.js'
+import { COMMAND_HELP, DEFAULT_HTTP, USAGE } from './usage.js'
 import { ago, bytes, table } from './table.js'
-
-const DEFAULT_HTTP = '127.0.0.1:7401'
-
-const USAGE = `usage: murmur <command> [options]
-
-Agent:
-  murmur agent [--node NAME] [--cluster NAME] [--http HOST:PORT] [--listen HOST:PORT]
-               [--join ADDR]... [--no-mdns] [--data-dir DIR] [--log-level LEVEL]
-               [--cluster-key FILE] [--allow CIDR]...
-      Every flag has an env twin: MURMUR_NODE, MURMUR_CLUSTER, MURMUR_HTTP_ADDR, MURMUR_LISTEN,
-      MURMUR_JOIN (comma-separated), MURMUR_NO_MDNS=1, MURMUR_DATA_DIR, MURMUR_LOG_LEVEL.
-      Sidecar: --http-token-file F (MURMUR_HTTP_TOKEN_FILE) guards writes, --http-read-token-file F
-      (MURMUR_HTTP_READ_TOKEN_FILE) reads too; --http-max-connections N (MURMUR_HTTP_MAX_CONNECTIONS).
-      Peers: --cluster-key FILE (MURMUR_CLUSTER_KEY_FILE) admits only agents with the same key;
-      --allow CIDR (MURMUR_ALLOW, comma-separated) only these addresses; see README "Security".
-
-Clients of a running agent (--http ADDR or MURMUR_HTTP_ADDR, default ${DEFAULT_HTTP}; --json for scripts;
---token T or MURMUR_HTTP_TOKEN for an agent started with --http-token-file):
-  murmur members [--watch]               members and their status (--watch: each change, until Ctrl-C)
-  murmur status                          this agent's identity and counters
-  murmur services [NAME] [--healthy] [--tag T]
-  murmur services watch NAME [--healthy] [--tag T]   each change of NAME's instances, until Ctrl-C
-  murmur register NAME --port P [--id ID] [--address A] [--tag T]... [--meta k=v]... [--weight W]
-  murmur deregister ID
-  murmur config get KEY | set KEY VALUE [--string] | del KEY | list [PREFIX] | watch [PREFIX]
-      VALUE is parsed as JSON when it is valid JSON (42, true, {"a":1}), else taken as a string.
-  murmur leave                           make the agent leave the cluster gracefully and exit
-
-Keys:
-  murmur keygen [FILE]                   a new cluster key (for --cluster-key) to FILE (mode 600,
-                                         never overwritten) or to stdout
-
-Control loop:
-${CONTROL_USAGE}`
 
 const clientOptions = {
   http: { type: 'string' },
@@ -51,16 +23,27 @@ const clientOptions = {
   help: { type: 'boolean', short: 'h' }
 } as const
 
-type Values = Record<string, string | boolean | string[] | undefined>
-
 function parse (args: string[], options: ParseArgsConfig['options']): { values: Values, positionals: string[] } {
+  return parseCommandLine(args, { ...clientOptions, ...options })
+}
+
+/** A key checked here, so an empty or malformed one is a usage error rather than a 404. */
+function key (k: string): string {
   try {
-    const r = parseArgs({ args, options: { ...clientOptions, ...options }, allowPositionals: true, strict: true })
-    return { values: r.values as Values, positionals: r.positionals }
+    return checkKey(k)
   } catch (err) {
-    throw new CliError(`${(err as Error).message}\n\n${USAGE}`, 2)
+    throw new CliError(`bad key '${k}': ${(err as MurmurError).message} (MURMUR_ERR_BAD_KEY)`, 2)
   }
 }
+
+/** A whole number from a flag, or a usage error naming the flag. */
+function integer (v: string, flag: string): number {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isSafeInteger(n)) throw new CliError(`${flag} must be a whole number (got '${v}')`, 2)
+  return n
+}
+
+const STATUSES = ['alive', 'suspect', 'failed', 'left']
 
 function client (values: Values): SidecarClient {
   let token: string | undefined
@@ -127,21 +110,25 @@ interface ConfigItem { key: string, value: unknown, version: { hlc: string, orig
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   async agent (args) {
     const { runAgent } = await import('./agent-command.js')
-    await runAgent(args, USAGE)
+    await runAgent(args)
   },
 
   async members (args) {
-    const { values, positionals } = parse(args, { watch: { type: 'boolean' } })
-    arity(positionals, 0, 'murmur members [--watch]')
+    const { values, positionals } = parse(args, { watch: { type: 'boolean' }, status: { type: 'string' } })
+    arity(positionals, 0, 'murmur members [--status S] [--watch]')
+    const status = values.status as string | undefined
+    if (status !== undefined && !STATUSES.includes(status)) throw new CliError(`--status must be one of ${STATUSES.join(', ')} (got '${status}')`, 2)
+    const wanted = <T extends { status: string }>(list: T[]): T[] => status === undefined ? list : list.filter(m => m.status === status)
     if (values.watch === true) {
       const seen = new Map<string, { label: string, state: string }>()
-      await watching(values, (m, onError) => m.members.watch(list => {
+      await watching(values, (m, onError) => m.members.watch(all => {
+        const list = wanted(all)
         if (values.json === true) process.stdout.write(JSON.stringify({ time: time(), event: 'members', members: list }) + '\n')
         else for (const line of changes(seen, list, x => x.id, x => x.name, x => x.status)) process.stdout.write(line + '\n')
       }, { onError }))
       return
     }
-    const rows = await client(values).request<MemberRow[]>('GET', '/v1/members')
+    const rows = wanted(await client(values).request<MemberRow[]>('GET', '/v1/members'))
     print(values, rows, () => table(
       ['NAME', 'ADDRESS', 'STATUS', 'GEN', 'VERSION', 'LAST SEEN', 'SERVICES', 'CPU', 'RSS', 'LOAD', 'ID'],
       rows.map(m => [m.name, m.address, m.status, m.generation, m.counter, ago(m.lastSeen), m.services, m.metrics.cpu, bytes(m.metrics.rss), m.metrics.load1, m.id])
@@ -157,7 +144,8 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
 
   async services (args) {
     const { values, positionals } = parse(args, { healthy: { type: 'boolean' }, tag: { type: 'string' } })
-    if (positionals.length === 2 && positionals[0] === 'watch') {
+    if (positionals[0] === 'watch') {
+      arity(positionals, 2, 'murmur services watch NAME [--healthy] [--tag T]')
       const seen = new Map<string, { label: string, state: string }>()
       await watching(values, (m, onError) => m.services.watch(positionals[1], list => {
         if (values.json === true) process.stdout.write(JSON.stringify({ time: time(), event: 'instances', instances: list }) + '\n')
@@ -165,7 +153,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       }, { onError, healthy: values.healthy === true, tag: values.tag as string | undefined }))
       return
     }
-    if (positionals.length > 1) throw new CliError('usage: murmur services [NAME] [--healthy] [--tag T] | services watch NAME', 2)
+    if (positionals.length > 1) throw new CliError('usage: murmur services [NAME] [--healthy] [--tag T] | murmur services watch NAME', 2)
     const c = client(values)
     if (positionals.length === 0) {
       const rows = await c.request<Array<{ name: string, instances: number, passing: number, tags: string[] }>>('GET', '/v1/services')
@@ -192,10 +180,10 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       if (i <= 0) throw new CliError(`--meta takes key=value (got '${kv}')`, 2)
       meta[kv.slice(0, i)] = kv.slice(i + 1)
     }
-    const body: Record<string, unknown> = { name: positionals[0], port: Number(values.port), tags: values.tag ?? [], meta }
+    const body: Record<string, unknown> = { name: positionals[0], port: integer(values.port as string, '--port'), tags: values.tag ?? [], meta }
     if (values.id !== undefined) body.id = values.id
     if (values.address !== undefined) body.address = values.address
-    if (values.weight !== undefined) body.weight = Number(values.weight)
+    if (values.weight !== undefined) body.weight = integer(values.weight as string, '--weight')
     const r = await client(values).request<{ id: string, name: string, address: string, port: number }>('PUT', '/v1/agent/services', body)
     print(values, r, () => `registered ${r.id} (${r.name} at ${r.address}:${r.port})\n`)
   },
@@ -211,7 +199,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     const { values, positionals } = parse(args, { string: { type: 'boolean' } })
     const [verb, ...rest] = positionals
     const c = client(values)
-    const keyPath = (k: string): string => `/v1/config/${k.split('/').map(encodeURIComponent).join('/')}`
+    const keyPath = (k: string): string => `/v1/config/${key(k).split('/').map(encodeURIComponent).join('/')}`
     switch (verb) {
       case 'get': {
         arity(rest, 1, 'murmur config get KEY')
@@ -284,27 +272,42 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     print(values, r, () => 'agent is leaving the cluster\n')
   },
 
-  ...controlCommands({ parse, client, print, arity })
+  ...controlCommands({ parse, client, print, arity }),
+  ...clusterCommands({ parse, client, print, arity })
+}
+
+/** `--help` or `-h` among a command's own arguments (not after `--`, where it is a value). */
+function asksHelp (args: string[]): boolean {
+  const end = args.indexOf('--')
+  return (end === -1 ? args : args.slice(0, end)).some(a => a === '--help' || a === '-h')
 }
 
 export async function main (argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(USAGE)
+    const topic = name === 'help' ? rest[0] : undefined
+    if (topic !== undefined && COMMAND_HELP[topic] !== undefined) process.stdout.write(COMMAND_HELP[topic])
+    else (name === undefined ? process.stderr : process.stdout).write(USAGE)
     return name === undefined ? 2 : 0
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`murmur ${VERSION}\n`)
+    return 0
   }
   const command = commands[name]
   try {
-    if (command === undefined) throw new CliError(`unknown command '${name}'\n\n${USAGE}`, 2)
-    if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(USAGE)
+    if (command === undefined) throw new CliError(`unknown command '${name}'`, 2)
+    if (asksHelp(rest)) {
+      process.stdout.write(COMMAND_HELP[name] ?? USAGE)
       return 0
     }
     await command(rest)
     return 0
   } catch (err) {
     if (err instanceof CliError) {
-      process.stderr.write(`murmur: ${err.message}\n`)
+      // A usage error: one line, and where the full usage is.
+      const more = err.exitCode === 2 ? ` (see 'murmur ${command === undefined ? '' : name + ' '}--help')` : ''
+      process.stderr.write(`murmur: ${err.message}${more}\n`)
       return err.exitCode
     }
     process.stderr.write(`murmur: ${(err as Error).message}\n`)

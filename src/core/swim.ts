@@ -182,6 +182,17 @@ export class Swim {
     return [{ kind: 'send', to, addrs, packet: { t: 'pp', e: this.fullState(), r: true } }]
   }
 
+  /**
+   * Serf's force-leave: a failed member is marked left here and wherever the news reaches, so
+   * it is no longer retried. It comes back by starting again (a newer record refutes it).
+   */
+  forceLeave (id: string, now: number): Effect[] {
+    const r = this.rows.get(id)
+    if (r === undefined || r.status !== 'failed') return []
+    this.queueAccusation('l', r, this.selfId)
+    return this.move(r, 'left', now)
+  }
+
   /** A connection to `peer` closed. For a live member that is a hint: probe it now. */
   connectionLost (peer: string, now: number): Effect[] {
     const r = this.rows.get(peer)
@@ -413,6 +424,14 @@ export class Swim {
     return this.move(r, 'failed', now)
   }
 
+  private forcedLeft (r: Row, v: Version, by: string, now: number): Effect[] {
+    if (cmp(v, r.sv) < 0 || r.status === 'left') return []
+    if (r === this.self) return this.refute(v, 'left by force', by)
+    r.sv = v
+    this.queueAccusation('l', r, by)
+    return this.move(r, 'left', now)
+  }
+
   /** Someone accuses us: outbid the accusation with a newer version of our record. */
   private refute (v: Version, what: string, by: string): Effect[] {
     const me = this.self
@@ -524,6 +543,10 @@ export class Swim {
       const v: Version = [item.gen as number, item.c as number]
       return item.k === 's' ? this.suspect(r, v, item.by, now) : this.declareFailed(r, v, item.by, now)
     }
+    if (item.k === 'l' && typeof item.id === 'string' && typeof item.by === 'string' && Number.isSafeInteger(item.gen) && Number.isSafeInteger(item.c)) {
+      const r = this.rows.get(item.id)
+      return r === undefined ? [] : this.forcedLeft(r, [item.gen as number, item.c as number], item.by, now)
+    }
     return [{ kind: 'rejected', from }]
   }
 
@@ -611,7 +634,7 @@ export class Swim {
     this.broadcasts.queue({ key: r.rec.id, bytes: this.deps.encode({ k: 'a', s: r.signed.body, g: r.signed.sig }) })
   }
 
-  private queueAccusation (k: 's' | 'd', r: Row, by: string): void {
+  private queueAccusation (k: 's' | 'd' | 'l', r: Row, by: string): void {
     this.broadcasts.queue({ key: r.rec.id, bytes: this.deps.encode({ k, id: r.rec.id, gen: r.sv[0], c: r.sv[1], by }) })
   }
 
@@ -658,7 +681,7 @@ export class Swim {
   // ---- state exchange ----------------------------------------------------------------------
 
   private stateEntry (r: Row): StateEntry {
-    const st = r.status === 'failed' ? ST_FAILED : r.status === 'suspect' ? ST_SUSPECT : ST_ALIVE
+    const st = this.dead(r) ? ST_FAILED : r.status === 'suspect' ? ST_SUSPECT : ST_ALIVE
     return [r.signed.body, r.signed.sig, st, r.sv[0], r.sv[1]]
   }
 
@@ -667,7 +690,7 @@ export class Swim {
   }
 
   private versionLine (r: Row): VersionLine {
-    return [r.rec.id, r.rec.generation, r.rec.counter, r.status === 'failed' ? 1 : 0]
+    return [r.rec.id, r.rec.generation, r.rec.counter, this.dead(r) ? 1 : 0]
   }
 
   /** Digest from a peer: answer with our version lines in the buckets that differ (or nothing). */
@@ -710,7 +733,12 @@ export class Swim {
   }
 
   private rowHash (r: Row): number {
-    return fnv1a(`${r.rec.id}.${r.rec.generation}.${r.rec.counter}.${r.status === 'failed' ? 1 : 0}`)
+    return fnv1a(`${r.rec.id}.${r.rec.generation}.${r.rec.counter}.${this.dead(r) ? 1 : 0}`)
+  }
+
+  /** Failed, or left by force (its own record never said so): the wire calls both failed. */
+  private dead (r: Row): boolean {
+    return r.status === 'failed' || (r.status === 'left' && r.rec.status !== 'left')
   }
 
   private bucketXor (r: Row): void {

@@ -16,6 +16,9 @@ export const STATUS: Record<ErrorCode, number> = {
   MURMUR_ERR_TIMEOUT: 408,
   MURMUR_ERR_NOT_FOUND: 404,
   MURMUR_ERR_NO_ROUTE: 404,
+  MURMUR_ERR_CONFLICT: 409,
+  // The agent is fine; the address it was asked to join did not answer (a gateway's 502).
+  MURMUR_ERR_JOIN: 502,
   MURMUR_ERR_METHOD: 405,
   MURMUR_ERR_STORAGE: 507,
   MURMUR_ERR_UNAUTHORIZED: 401,

@@ -13,8 +13,9 @@ import type { SidecarMetrics } from './metrics.js'
 import { uiRoutes } from './ui/routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
+import { VERSION } from '../version.js'
 
-export const VERSION = '0.1.0'
+export { VERSION } from '../version.js'
 
 function configItem (agent: Agent, e: Entry): Record<string, unknown> {
   return {
@@ -135,6 +136,22 @@ export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetri
         return { body: { leaving: true } }
       }
     },
+    {
+      method: 'PUT',
+      pattern: '/v1/agent/join',
+      handler: async (req) => {
+        const address = req.query.get('address')
+        if (address === null || address === '') throw new MurmurError('MURMUR_ERR_BAD_REQUEST', 'query parameter \'address\' (HOST:PORT or a multiaddr) is required')
+        return { body: await agent.join(address) }
+      }
+    },
+    {
+      method: 'PUT',
+      pattern: '/v1/agent/force-leave/:name',
+      handler: (_req, p) => ({ body: agent.forceLeave(p.name) })
+    },
+    // An empty key would miss the key routes below and answer NO_ROUTE; say what is wrong.
+    ...['GET', 'PUT', 'DELETE'].map(method => ({ method, pattern: '/v1/config/', handler: () => { throw new MurmurError('MURMUR_ERR_BAD_KEY', 'config key must not be empty') } })),
     {
       method: 'GET',
       pattern: '/v1/services',

@@ -196,4 +196,19 @@ describe('a three-agent cluster joined through one known agent each', () => {
     await c.req('PUT', '/v1/config/after-a', true)
     await waitFor('after-a on b', async () => (await configOn(b, 'after-a')).status === 200)
   })
+
+  it('forces the failed member out everywhere (murmur force-leave), and refuses for a live one', async () => {
+    const alive = await cli(['force-leave', 'c'], b.http)
+    expect(alive.code).toBe(1)
+    expect(alive.stderr).toMatch(/member 'c' is alive: only a failed member can be forced out .*\(MURMUR_ERR_CONFLICT\)/)
+    expect((await b.req('PUT', '/v1/agent/force-leave/c')).status).toBe(409)
+    expect((await cli(['force-leave', 'nobody'], b.http)).stderr).toMatch(/MURMUR_ERR_NOT_FOUND/)
+    const r = await cli(['force-leave', 'a'], b.http)
+    expect(r.code, r.stderr).toBe(0)
+    for (const agent of [b, c]) {
+      await waitFor('a left', async () => (await agent.get('/v1/members')).body.find((m: any) => m.name === 'a')?.status === 'left', 30_000)
+    }
+    const left = JSON.parse((await cli(['members', '--status', 'left', '--json'], c.http)).stdout)
+    expect(left.map((m: any) => m.name)).toEqual(['a'])
+  })
 })

@@ -134,6 +134,6 @@ describe('agent lifecycle', () => {
     const dir = cluster.tempDir()
     const file = join(dir, 'not-a-dir')
     writeFileSync(file, 'x')
-    await expect(cluster.start({ name: 'nodir', dataDir: file })).rejects.toThrow(/exited with 2:[\s\S]*not a writable directory/)
+    await expect(cluster.start({ name: 'nodir', dataDir: file })).rejects.toThrow(/exited with 1:[\s\S]*not a writable directory/)
   })
 })

@@ -150,6 +150,22 @@ describe('SWIM state machine', () => {
     expect((failed?.at ?? 0) - (suspected?.at ?? 0)).toBeGreaterThanOrEqual(suspicionBounds(SWIM_DEFAULTS, 5).min - 50)
   })
 
+  it('force-leave: a failed member becomes left everywhere; a live one is untouched; a return refutes it', () => {
+    const b = cluster(5)
+    expect(b.run('n0', (b.nodes.get('n0') as Swim).forceLeave('n2', b.now))).toBeUndefined()
+    expect(b.status('n0', 'n2')).toBe('alive')
+    b.down.add('n3')
+    b.advance(30_000)
+    b.run('n0', (b.nodes.get('n0') as Swim).forceLeave('n3', b.now))
+    b.advance(5000)
+    for (const o of ['n0', 'n1', 'n2', 'n4']) expect(b.status(o, 'n3')).toBe('left')
+    // Back (a healed partition): its newer record outbids the forced leave.
+    b.down.delete('n3')
+    b.join('n3', 'n0')
+    b.advance(10_000)
+    for (const o of ['n0', 'n1', 'n2', 'n4']) expect(b.status(o, 'n3')).toBe('alive')
+  })
+
   it('a suspect that hears of it refutes with a newer version and stays alive', () => {
     const b = cluster(4)
     const before = b.nodes.get('n0')?.get('n2')?.hb.counter as number
