@@ -35,6 +35,7 @@ import { Controller } from './controller.js'
 import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
+import type { Counters } from './counters.js'
 import { createLogger, type Level, type Logger } from './log.js'
 import { AdjustableLevel } from './log-level.js'
 import { Membership } from './membership.js'
@@ -158,7 +159,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   static async start (input: Partial<AgentOptions>): Promise<Agent> {
     const opts = resolveOptions(input)
     const level = new AdjustableLevel(opts.logLevel)
-    const logger = level.wrap(createLogger('debug'))
+    const logger = level.wrap(createLogger('debug', undefined, opts.logFormat))
     let lock: DataDirLock | undefined
     try {
       if (opts.dataDir !== undefined) {
@@ -263,7 +264,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** The member table: `get(id)` and `list()`. */
   get table (): { get: (id: string) => Member | undefined, list: () => Member[] } { return this.membership.swim }
 
-  get counters (): Record<string, number> {
+  get counters (): Counters {
     const ae = this.antiEntropy.counters
     return {
       gossipDropped: ae.gossipDropped,
@@ -415,7 +416,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private async run (): Promise<void> {
     this.membership.on('transition', t => this.onTransition(t))
     this.membership.on('record', (_id, before, after) => {
-      if (before === undefined || JSON.stringify(before.services) !== JSON.stringify(after.services)) this.changes.bump('services')
+      // Instances carry their member's name: a rename (same identity, new --node) changes them too.
+      if (before === undefined || before.name !== after.name || JSON.stringify(before.services) !== JSON.stringify(after.services)) this.changes.bump('services')
     })
     this.membership.on('note', (level, what, fields) => this.logger(level, 'member', what, fields))
     this.transport.on('message', () => this.quarantine.contact())
