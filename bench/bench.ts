@@ -9,6 +9,7 @@
 //   npm run bench -- --loopback         no network namespaces even as root (lab scenarios skipped)
 //   npm run bench -- --murmur-args='--suspicion-ms 1000'   extra flags for every murmur agent
 //   npm run bench -- --only=propagation --n=10               other cluster sizes for propagation
+//   npm run bench -- --only=mdns,failure,soak --n=10         mdns, failure and soak at the largest --n
 //   npm run bench -- --scale --n 30,50 --idle 120 [--systems murmur,serf] [--converge 120] [--profile[=30]]
 //                                       N agents on 127.0.0.1 at once (bench/scale.ts; not in the default run)
 //
@@ -77,7 +78,7 @@ if (ns !== undefined && ns.some(n => n < 2 || n > 99)) { console.error('bench: -
 const secs = (flag: string): number | undefined => { const v = value(flag); return v === undefined ? undefined : Number(v) * 1000 }
 const profile = {
   ...(quick ? PROFILES.quick : PROFILES.full),
-  ...(ns !== undefined ? { propagationNs: ns, scaleNs: ns } : {}),
+  ...(ns !== undefined ? { propagationNs: ns, scaleNs: ns, mdnsN: Math.max(...ns), failureN: Math.max(...ns), soakN: Math.max(...ns) } : {}),
   ...(value('idle') !== undefined ? { scaleIdleMs: secs('idle') } : {}),
   ...(value('converge') !== undefined ? { scaleConvergeMs: secs('converge') } : {}),
   ...(args.includes('--profile') ? { scaleProfileMs: 30_000 } : value('profile') !== undefined ? { scaleProfileMs: secs('profile') } : {})

@@ -9,9 +9,10 @@
 //   curl localhost:8080                                      # hi from the cluster
 //
 // Env: PORT (8080), MURMUR_HTTP_ADDR (the agent's sidecar, 127.0.0.1:7401), GREETER_ADDRESS
-// (the address other services should call, when it is not the agent's own).
+// (the address other services should call, when it is not the agent's own). It imports the
+// client package by name: here the workspace packages/client, elsewhere `npm install murmur-sidecar-client`.
 import { createServer } from 'node:http'
-import { Murmur } from '../dist/client/index.js'
+import { Murmur } from 'murmur-sidecar-client'
 
 const KEY = 'greeter/message'
 const DEFAULT_MESSAGE = 'hello'

@@ -35,6 +35,7 @@ import { Controller } from './controller.js'
 import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
 import { LocalServices } from './local-services.js'
+import type { Counters } from './counters.js'
 import { createLogger, type Level, type Logger } from './log.js'
 import { AdjustableLevel } from './log-level.js'
 import { Membership } from './membership.js'
@@ -77,6 +78,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** Remote entries applied and refused, logged once per TALLY_MS. */
   private readonly tally = new Tally()
   private stopped = false
+  /** Whether a member besides us is alive or suspect (see onMembersChanged). */
+  private joined = false
   /** Set by start: the data dir's lock, and the logger's threshold. */
   private lock: DataDirLock | undefined
   private level = new AdjustableLevel('info')
@@ -156,7 +159,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   static async start (input: Partial<AgentOptions>): Promise<Agent> {
     const opts = resolveOptions(input)
     const level = new AdjustableLevel(opts.logLevel)
-    const logger = level.wrap(createLogger('debug'))
+    const logger = level.wrap(createLogger('debug', undefined, opts.logFormat))
     let lock: DataDirLock | undefined
     try {
       if (opts.dataDir !== undefined) {
@@ -212,7 +215,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       allow,
       // One bucket per topic and author: one agent's flood of config cannot crowd out others'.
       admit: (topic, author) => limiter.take(`${topic} ${author}`, systemClock.now()) || (created?.onRateLimited(author) ?? false),
-      denied: addr => created?.onDenied(addr)
+      denied: addr => created?.onDenied(addr),
+      mdnsWarn: message => logger('warn', 'mdns', message)
     })
     const transport = new Libp2pTransport(host)
     const joiner = new Joiner(host, joins, logger)
@@ -260,7 +264,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** The member table: `get(id)` and `list()`. */
   get table (): { get: (id: string) => Member | undefined, list: () => Member[] } { return this.membership.swim }
 
-  get counters (): Record<string, number> {
+  get counters (): Counters {
     const ae = this.antiEntropy.counters
     return {
       gossipDropped: ae.gossipDropped,
@@ -412,7 +416,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private async run (): Promise<void> {
     this.membership.on('transition', t => this.onTransition(t))
     this.membership.on('record', (_id, before, after) => {
-      if (before === undefined || JSON.stringify(before.services) !== JSON.stringify(after.services)) this.changes.bump('services')
+      // Instances carry their member's name: a rename (same identity, new --node) changes them too.
+      if (before === undefined || before.name !== after.name || JSON.stringify(before.services) !== JSON.stringify(after.services)) this.changes.bump('services')
     })
     this.membership.on('note', (level, what, fields) => this.logger(level, 'member', what, fields))
     this.transport.on('message', () => this.quarantine.contact())
@@ -437,6 +442,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.every(() => TALLY_MS, () => this.logTally())
     this.joiner.start()
     this.controller.start()
+    this.host.startDiscovery()
   }
 
   private logTally (): void {
@@ -516,6 +522,16 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     }
     this.changes.bump('member')
     this.emit('member', t)
+    this.onMembersChanged()
+  }
+
+  /** mDNS is for bootstrap: its queries back off while a member besides us is alive (or suspect). */
+  private onMembersChanged (): void {
+    const joined = this.membership.members().some(m => m.hb.id !== this.id && (m.status === 'alive' || m.status === 'suspect'))
+    if (joined === this.joined) return
+    this.joined = joined
+    this.host.setJoined(joined)
+    if (this.opts.mdns) this.logger('info', 'mdns', joined ? 'joined: queries back off to one a minute' : 'alone: querying every second')
   }
 
   private onDrift (e: Entry, aheadMs: number): void {

@@ -35,7 +35,8 @@ const rows: Array<[OptionGroup, Row[]]> = [
     { key: 'node', name: 'node', type: 'string', arg: 'NAME', shown: 'hostname', doc: 'member name shown to others' },
     { key: 'cluster', name: 'cluster', type: 'string', arg: 'NAME', shown: '`default`', doc: 'agents of different clusters ignore each other (topics, sync protocol and mDNS tag carry the name)' },
     { key: 'dataDir', name: 'data-dir', type: 'string', arg: 'DIR', shown: 'none (ephemeral)', doc: 'keeps identity (peer id), generation, config log and local services; locked by one agent at a time' },
-    { key: 'logLevel', name: 'log-level', type: 'string', arg: 'LEVEL', shown: '`info`', doc: '`debug`, `info`, `warn`, `error`', live: true }
+    { key: 'logLevel', name: 'log-level', type: 'string', arg: 'LEVEL', shown: '`info`', doc: '`debug`, `info`, `warn`, `error`', live: true },
+    { key: 'logFormat', name: 'log-format', type: 'string', arg: 'FORMAT', shown: '`text`', doc: '`text` (for people) or `json` (one object per line; see "Logs and metrics")' }
   ]],
   ['sidecar', [
     { key: 'http', name: 'http', env: 'MURMUR_HTTP_LISTEN', type: 'string', arg: 'HOST:PORT', shown: '`127.0.0.1:7401`', doc: 'sidecar address; off loopback, set a token (a warning at start says so). `MURMUR_HTTP_ADDR` is the CLI\'s target; the agent still reads it when `MURMUR_HTTP_LISTEN` is unset, with a deprecation warning' },

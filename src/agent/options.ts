@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { MurmurError } from '../core/errors.js'
 import { DEFAULT_QUOTA } from '../core/quota.js'
 import { SWIM_DEFAULTS, type SwimOptions } from '../core/swim-options.js'
+import { LOG_FORMATS, type LogFormat } from './log.js'
 import { isOptionKey } from './option-table.js'
 
 /** The membership settings an operator may change (src/core/swim-options.ts documents each). */
@@ -65,6 +66,8 @@ export interface AgentOptions extends MembershipSettings {
   controlIntervalMs: number
   /** 'debug' | 'info' | 'warn' | 'error'. @default 'info' */
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** 'text' (for people) or 'json' (one object per line: time, level, component, msg, fields). @default 'text' */
+  logFormat: LogFormat
 }
 
 export const DEFAULTS: Omit<AgentOptions, 'node'> = {
@@ -85,6 +88,7 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   maxConfigBytes: DEFAULT_QUOTA.maxBytes,
   controlIntervalMs: 1000,
   logLevel: 'info',
+  logFormat: 'text',
   probeIntervalMs: SWIM_DEFAULTS.probeIntervalMs,
   probeTimeoutMs: SWIM_DEFAULTS.probeTimeoutMs,
   indirectChecks: SWIM_DEFAULTS.indirectChecks,
@@ -121,6 +125,7 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   if (o.suspicionMaxMult < 1) fail('suspicionMaxMult must be at least 1')
   if (!Number.isInteger(o.indirectChecks) || o.indirectChecks < 0 || o.indirectChecks > 16) fail('indirectChecks must be an integer from 0 to 16')
   if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) fail('log level must be debug, info, warn or error')
+  if (!LOG_FORMATS.includes(o.logFormat)) fail(`log format must be ${LOG_FORMATS.join(' or ')}`)
   return o
 }
 

@@ -9,6 +9,7 @@ import { MurmurError } from '../core/errors.js'
 import { isLoopback, parseHostPort } from '../net/addr.js'
 import { routes } from '../http/routes.js'
 import { authorizer, loadToken } from '../http/auth.js'
+import { SidecarMetrics } from '../http/metrics.js'
 import { listen } from '../http/server.js'
 import { VERSION } from '../version.js'
 import { DEPRECATED_HTTP_ENV, layered, readConfigFile, readEnv, readFlags } from './agent-options.js'
@@ -45,7 +46,7 @@ export async function runAgent (args: string[]): Promise<void> {
     const input = layered(flags.values, env.values, file)
     // Validated here as Agent.start will, so that a bad value fails before any port is taken.
     const opts = resolveOptions(input)
-    const early = createLogger(opts.logLevel)
+    const early = createLogger(opts.logLevel, undefined, opts.logFormat)
     if (flags.values.http === undefined) for (const w of env.warnings) early('warn', 'agent', w)
     // Check addresses, ports and tokens before starting anything, so a typo fails fast.
     http = parseHostPort(opts.http, '--http')
@@ -83,7 +84,8 @@ export async function runAgent (args: string[]): Promise<void> {
   }
   let server: Awaited<ReturnType<typeof listen>>
   try {
-    server = await listen(routes(agent, () => shutdown('leave requested over HTTP')), http.host, http.port, { authorize, maxConnections: agent.opts.httpMaxConnections })
+    const metrics = new SidecarMetrics(agent, VERSION)
+    server = await listen(routes(agent, () => shutdown('leave requested over HTTP'), metrics), http.host, http.port, { authorize, observe: metrics.observe, maxConnections: agent.opts.httpMaxConnections })
   } catch (err) {
     await agent.stop()
     const code = (err as NodeJS.ErrnoException).code

@@ -15,7 +15,7 @@ export class MurmurClientError extends Error {
  * The sidecar token from the environment: MURMUR_HTTP_TOKEN, else the content of the file
  * MURMUR_HTTP_TOKEN_FILE names (the variable the agent reads too, so one setting serves both).
  */
-export function tokenFromEnv (env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function tokenFromEnv (env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
   if (env.MURMUR_HTTP_TOKEN !== undefined && env.MURMUR_HTTP_TOKEN !== '') return env.MURMUR_HTTP_TOKEN
   const file = env.MURMUR_HTTP_TOKEN_FILE
   if (file === undefined || file === '') return undefined

@@ -19,8 +19,12 @@ export interface Watched {
   concerns: (kind: ChangeKind, key?: string) => boolean
 }
 
-/** Wait, if the request asks to, until `w` changes past the requested index. */
-export async function block (agent: Agent, req: Request, w: Watched): Promise<void> {
+/**
+ * Wait, if the request asks to, until `w` changes past the requested index: a promise when
+ * there is something to wait for, undefined when the read can answer now (most reads: they
+ * are then answered without a detour through the microtask queue).
+ */
+export function block (agent: Agent, req: Request, w: Watched): Promise<void> | undefined {
   const rawIndex = req.query.get('index')
   const rawWait = req.query.get('wait')
   let waitMs = DEFAULT_WAIT_MS
@@ -30,14 +34,20 @@ export async function block (agent: Agent, req: Request, w: Watched): Promise<vo
     if (ms > MAX_WAIT_MS) throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `wait must be at most ${MAX_WAIT_MS / 60_000}m`)
     waitMs = ms
   }
-  if (rawIndex === null) return
+  if (rawIndex === null) return undefined
   if (!/^\d{1,15}$/.test(rawIndex)) throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `index must be a non-negative integer (got '${rawIndex}')`)
-  await waitPast(agent, req.closed, w, Number(rawIndex), waitMs)
+  if (w.index() > Number(rawIndex)) return undefined
+  return waitPast(agent, req.closed, w, Number(rawIndex), waitMs)
+}
+
+/** `then` after a block: at once when there was nothing to wait for. */
+export function afterBlock<T> (waiting: Promise<void> | undefined, then: () => T): T | Promise<T> {
+  return waiting === undefined ? then() : waiting.then(then)
 }
 
 /** Resolve once `w` is past `since`, or after `waitMs`, or when `closed` aborts. */
 export async function waitPast (agent: Agent, closed: AbortSignal, w: Watched, since: number, waitMs: number): Promise<void> {
-  if (w.index() > since) return
+  if (w.index() > since || closed.aborted) return
   await new Promise<void>(resolve => {
     const done = (): void => {
       clearTimeout(timer)

@@ -4,10 +4,12 @@ import { checkKey } from '../core/config.js'
 import { MurmurError } from '../core/errors.js'
 import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
-import { block, type Watched } from './blocking.js'
+import { afterBlock, block, type Watched } from './blocking.js'
+import { BodyCache } from './body-cache.js'
 import { consulHeaders } from './consul/query.js'
 import { consulRoutes, consulSelf } from './consul/routes.js'
 import { controlRoutes } from './control-routes.js'
+import type { SidecarMetrics } from './metrics.js'
 import { uiRoutes } from './ui/routes.js'
 import type { Reply, Request, Route } from './server.js'
 import { watchRoutes } from './watch.js'
@@ -64,29 +66,10 @@ export function memberView (agent: Agent): Array<Record<string, unknown>> {
   }))
 }
 
-function prometheus (agent: Agent): string {
-  const lines: string[] = []
-  const gauge = (name: string, help: string, value: number, labels = ''): void => {
-    lines.push(`# HELP murmur_${name} ${help}`, `# TYPE murmur_${name} gauge`, `murmur_${name}${labels} ${value}`)
-  }
-  const byStatus = { alive: 0, suspect: 0, failed: 0, left: 0 }
-  for (const m of agent.table.list()) byStatus[m.status]++
-  lines.push('# HELP murmur_members Members by status.', '# TYPE murmur_members gauge')
-  for (const [s, n] of Object.entries(byStatus)) lines.push(`murmur_members{status="${s}"} ${n}`)
-  gauge('config_keys', 'Live config keys.', agent.config.map.liveSize)
-  gauge('config_tombstones', 'Deleted keys still remembered.', agent.config.map.size - agent.config.map.liveSize)
-  gauge('config_bytes', 'Bytes of config keys and JSON values held (what --max-config-bytes counts).', agent.config.map.bytes)
-  gauge('local_services', 'Services registered with this agent.', agent.localServices().length)
-  gauge('gossip_bytes_in', 'Gossip payload bytes received.', agent.host.bytesIn)
-  gauge('gossip_bytes_out', 'Gossip payload bytes sent.', agent.host.bytesOut)
-  for (const [k, v] of Object.entries(agent.counters)) {
-    const name = k.replace(/[A-Z]/g, c => '_' + c.toLowerCase())
-    lines.push(`# HELP murmur_${name}_total ${k}`, `# TYPE murmur_${name}_total counter`, `murmur_${name}_total ${v}`)
-  }
-  return lines.join('\n') + '\n'
-}
-
-export function routes (agent: Agent, onLeave: () => void): Route[] {
+export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetrics): Route[] {
+  // The two hottest reads answer from serialised bodies while their index holds.
+  const instancesCache = new BodyCache()
+  const configCache = new BodyCache()
   const memberWatch: Watched = { index: () => agent.memberIndex, concerns: kind => kind === 'member' }
   const servicesWatch: Watched = { index: () => agent.servicesIndex, concerns: kind => kind !== 'config' }
   return [
@@ -180,10 +163,12 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
     {
       method: 'GET',
       pattern: '/v1/services/:name',
-      handler: async (req, p) => {
+      handler: (req, p) => {
         const opts = instanceFilter(req)
-        await block(agent, req, servicesWatch)
-        return indexed(agent.servicesIndex, agent.instances(p.name, opts))
+        return afterBlock(block(agent, req, servicesWatch), () => {
+          const index = agent.servicesIndex
+          return instancesCache.reply(`${p.name}\0${String(opts.healthy)}\0${opts.tag ?? ''}`, index, index, () => agent.instances(p.name, opts))
+        })
       }
     },
     {
@@ -198,13 +183,16 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
     {
       method: 'GET',
       pattern: '/v1/config/*key',
-      handler: async (req, p) => {
+      handler: (req, p) => {
         const key = checkKey(p.key)
         const index = (): number => agent.configIndex.get(key) ?? 1
-        await block(agent, req, { index, concerns: (kind, k) => kind === 'config' && k === key })
-        const e = agent.config.get(key)
-        if (e === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `config key '${p.key}' is not set`)
-        return indexed(index(), configItem(agent, e))
+        return afterBlock(block(agent, req, { index, concerns: (kind, k) => kind === 'config' && k === key }), () => {
+          const e = agent.config.get(key)
+          if (e === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `config key '${p.key}' is not set`)
+          // The item names its origin member: a member that appears (or is renamed) changes it too.
+          const at = index()
+          return configCache.reply(key, `${at} ${agent.table.get(e.origin)?.hb.name ?? ''}`, at, () => configItem(agent, e))
+        })
       }
     },
     {
@@ -223,7 +211,7 @@ export function routes (agent: Agent, onLeave: () => void): Route[] {
         return { body: { key: entry.key, deleted: true, existed, version: { hlc: formatHlc(entry.hlc), origin: entry.origin } } }
       }
     },
-    { method: 'GET', pattern: '/metrics', handler: () => ({ text: prometheus(agent) }) },
+    { method: 'GET', pattern: '/metrics', handler: async () => ({ text: await metrics.text(), headers: { 'content-type': metrics.contentType } }) },
     ...controlRoutes(agent),
     ...watchRoutes(agent, {
       configItem: e => configItem(agent, e),

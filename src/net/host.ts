@@ -5,7 +5,6 @@ import '../polyfill.js'
 import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -16,6 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { EventEmitter } from 'node:events'
 import type { AddressCheck } from './allow.js'
 import { MAX_MESSAGE_BYTES } from './codec.js'
+import { MdnsDiscovery, type MdnsPacing } from './mdns-discovery.js'
 import { fnv1a } from '../core/hash.js'
 import { patchTcpWrites, patchYamuxWindowUpdates } from './stack-tuning.js'
 
@@ -30,8 +30,8 @@ export interface HostOptions {
   cluster: string
   listen: Multiaddr
   mdns: boolean
-  /** mDNS query interval, ms. @default 5000 */
-  mdnsIntervalMs?: number
+  /** mDNS query intervals while alone and, at most, once joined. @default 1 s, 60 s */
+  mdnsPacing?: MdnsPacing
   /** Cluster key (pnet swarm key file bytes): only peers with the same key complete a connection. @default none */
   psk?: Uint8Array
   /** Peer addresses allowed; connections from or dials to others are refused. @default any */
@@ -40,6 +40,8 @@ export interface HostOptions {
   admit?: (topic: string, author: string) => boolean
   /** Called for each connection or dial refused by `allow`. */
   denied?: (addr: string) => void
+  /** Called when mDNS cannot run (e.g. port 5353 taken). */
+  mdnsWarn?: (message: string) => void
 }
 
 export interface HostEvents {
@@ -99,6 +101,9 @@ function gater (allow: AddressCheck, denied?: (addr: string) => void): { denyDia
 export class Host extends EventEmitter<HostEvents> {
   bytesIn = 0
   bytesOut = 0
+  private discovery: MdnsDiscovery | undefined
+  /** Peers found by mDNS that we are dialling (answers repeat; one dial at a time each). */
+  private readonly dialing = new Set<string>()
   private constructor (private readonly node: Node, readonly cluster: string) {
     super()
   }
@@ -112,9 +117,6 @@ export class Host extends EventEmitter<HostEvents> {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      peerDiscovery: opts.mdns
-        ? [mdns({ serviceTag: `_murmur-${opts.cluster}._udp.local`, interval: opts.mdnsIntervalMs ?? 5000 })]
-        : [],
       connectionManager: { maxConnections: 300, dialTimeout: 5000 },
       // No libp2p ping of every connection every 10 s: membership probing is the failure
       // detector, and the monitor would also abort a connection whose ping is late on a busy
@@ -160,6 +162,11 @@ export class Host extends EventEmitter<HostEvents> {
     }) as unknown as Node
     const host = new Host(node, opts.cluster)
     host.wire()
+    if (opts.mdns) {
+      host.discovery = new MdnsDiscovery({ id: host.peerId, addresses: () => node.getMultiaddrs() },
+        `_murmur-${opts.cluster}._udp.local`, opts.mdnsWarn ?? (() => {}), opts.mdnsPacing)
+      host.discovery.on('peer', (id, addrs) => host.found(id, addrs))
+    }
     const admit = opts.admit
     if (admit !== undefined) {
       // A validator runs before a message is delivered or relayed: Ignore drops it without
@@ -186,6 +193,19 @@ export class Host extends EventEmitter<HostEvents> {
 
   isConnected (peer: string): boolean {
     return this.node.getConnections().some(c => c.remotePeer.toString() === peer)
+  }
+
+  /** Start mDNS (when on): call once the agent serves its protocols, so that whoever finds us can talk. */
+  startDiscovery (): void {
+    this.discovery?.start()
+  }
+
+  /**
+   * Whether the agent has a live member besides itself: mDNS (when on) backs its queries off
+   * while it has, and queries every second while it has not (see mdns-discovery.ts).
+   */
+  setJoined (joined: boolean): void {
+    this.discovery?.setJoined(joined)
   }
 
   async publish (topic: string, data: Uint8Array): Promise<void> {
@@ -230,6 +250,7 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   async stop (): Promise<void> {
+    await this.discovery?.stop()
     await this.node.stop()
   }
 
@@ -246,13 +267,18 @@ export class Host extends EventEmitter<HostEvents> {
       this.emit('open', evt.detail.remotePeer.toString(), evt.detail.direction === 'outbound')
     })
     this.node.addEventListener('peer:disconnect', (evt) => this.emit('disconnect', evt.detail.toString()))
-    this.node.addEventListener('peer:discovery', (evt) => {
-      const { id, multiaddrs } = evt.detail
-      if (this.isConnected(id.toString()) || id.equals(this.node.peerId)) return
-      this.emit('discovered', id.toString())
-      // libp2p (2 and 3) does not dial discovered peers by itself. Both sides discover each other at
-      // once; only the lower id dials, so the pair ends with one connection (see agent.ts).
-      if (id.toString() < this.peerId) this.node.dial(multiaddrs.length > 0 ? multiaddrs : id).catch(() => {})
-    })
+  }
+
+  /**
+   * An agent found by mDNS. Both sides of a pair see each other's answers; only the lower id
+   * dials, so the pair ends with one connection (see agent.ts). Every answer seen is another
+   * chance: a dial that failed is tried again at the next one.
+   */
+  private found (id: string, addrs: Multiaddr[]): void {
+    if (this.isConnected(id)) return
+    this.emit('discovered', id)
+    if (id >= this.peerId || this.dialing.has(id)) return
+    this.dialing.add(id)
+    this.node.dial(addrs).catch(() => {}).finally(() => this.dialing.delete(id))
   }
 }

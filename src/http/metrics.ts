@@ -1,0 +1,87 @@
+// `GET /metrics`: the agent's state and counters, the sidecar's request durations, and the
+// process and Node.js runtime metrics, in the Prometheus text format through prom-client. State
+// is read from the agent when scraped (gauges and counters with a collect hook), so nothing is
+// counted twice and an agent that is never scraped does no metrics work beyond the histogram.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Agent } from '../agent/agent.js'
+import { COUNTERS, type CounterName } from '../agent/counters.js'
+import type { Observe } from './server.js'
+
+/** Seconds. Reads answer in well under a millisecond; blocking queries wait up to 10 min. */
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600]
+
+const STATUS_CLASS = ['1xx', '2xx', '3xx', '4xx', '5xx']
+
+export class SidecarMetrics {
+  readonly registry = new Registry()
+  readonly contentType = this.registry.contentType
+  private readonly duration: Histogram<'method' | 'route' | 'status'>
+  /** One bound observer per method, route pattern and status class: label sets are built once. */
+  private readonly bound = new Map<string, (seconds: number) => void>()
+
+  constructor (agent: Agent, version: string) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    new Gauge({
+      name: 'murmur_build_info',
+      help: 'Always 1; the labels name the murmur version and the Node.js version running it.',
+      labelNames: ['version', 'node'],
+      registers
+    }).set({ version, node: process.version }, 1)
+    new Gauge({
+      name: 'murmur_members',
+      help: 'Members in this agent\'s table, by status.',
+      labelNames: ['status'],
+      registers,
+      collect () {
+        const by = { alive: 0, suspect: 0, failed: 0, left: 0 }
+        for (const m of agent.table.list()) by[m.status]++
+        for (const [status, n] of Object.entries(by)) this.set({ status }, n)
+      }
+    })
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers, collect () { this.set(read()) } })
+    }
+    gauge('murmur_config_keys', 'Live (not deleted) config keys held.', () => agent.config.map.liveSize)
+    gauge('murmur_config_tombstones', 'Deleted config keys still remembered, until the tombstone TTL.', () => agent.config.map.tombstoneCount)
+    gauge('murmur_config_bytes', 'Bytes of config keys and JSON values held (what --max-config-bytes limits).', () => agent.config.map.bytes)
+    gauge('murmur_local_services', 'Services registered with this agent.', () => agent.localServices().length)
+    gauge('murmur_peers_connected', 'Peers with an open libp2p connection to this agent.', () => agent.host.connectedPeers().length)
+    gauge('murmur_awareness', 'Local health score (Lifeguard): 0 is healthy; probe timeouts are stretched by score + 1.', () => agent.awareness)
+    gauge('murmur_http_watchers', 'Open blocking queries and event streams on the sidecar.', () => agent.listenerCount('change'))
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
+    }
+    counter('murmur_gossip_in_bytes_total', 'Bytes of gossip payload received.', () => agent.host.bytesIn)
+    counter('murmur_gossip_out_bytes_total', 'Bytes of gossip payload sent.', () => agent.host.bytesOut)
+    for (const [key, [name, help]] of Object.entries(COUNTERS)) counter(name, help, () => agent.counters[key as CounterName])
+    const control = agent.controller.counters
+    counter('murmur_control_rounds_total', 'Rounds of the control loop (every rule evaluated once).', () => control.rounds)
+    counter('murmur_control_changes_total', 'Config changes written by control rules.', () => control.fired)
+    counter('murmur_control_dry_runs_total', 'Changes control rules in dry-run mode would have written.', () => control.dryRuns)
+    counter('murmur_control_write_failures_total', 'Config writes of control rules that failed.', () => control.writeFailures)
+    this.duration = new Histogram({
+      name: 'murmur_http_request_duration_seconds',
+      help: 'Time from a sidecar request to its answer, by method, route pattern and status class; blocking queries include their wait, event streams end at their first byte.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: BUCKETS,
+      registers
+    })
+  }
+
+  /** Record one answered request; `route` is the matched pattern (bounded), never the raw path. */
+  readonly observe: Observe = (method, route, status, seconds) => {
+    const cls = STATUS_CLASS[Math.floor(status / 100) - 1] ?? 'other'
+    const key = `${method} ${route} ${cls}`
+    let obs = this.bound.get(key)
+    if (obs === undefined) {
+      obs = this.duration.labels({ method, route, status: cls }).observe
+      this.bound.set(key, obs)
+    }
+    obs(seconds)
+  }
+
+  async text (): Promise<string> {
+    return await this.registry.metrics()
+  }
+}
