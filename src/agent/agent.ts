@@ -269,6 +269,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     return {
       gossipDropped: ae.gossipDropped,
       heartbeatsRejected: this.membership.rejected,
+      membersDropped: this.membership.dropped,
       configRejected: ae.configRejected,
       clockDrift: this.own.clockDrift,
       syncs: ae.syncs,

@@ -21,6 +21,7 @@ export const COUNTERS = {
   syncGarbage: ['murmur_sync_garbage_total', 'Peers disconnected for sending malformed, oversized or unasked-for sync messages.'],
   quotaDropped: ['murmur_quota_dropped_total', 'Config entries from peers refused because a quota (--max-keys, --max-tombstones, --max-config-bytes) is full.'],
   futureTombstonesDropped: ['murmur_future_tombstones_dropped_total', 'Deletes from peers dropped because their stamp lies further ahead than --max-drift-ms.'],
+  membersDropped: ['murmur_members_dropped_total', 'Records of new members dropped because the member table is full (--max-members).'],
   recordsVerified: ['murmur_records_verified_total', 'Signatures of member records checked.'],
   messagesOut: ['murmur_messages_out_total', 'Membership and sync messages sent to peers.'],
   messagesIn: ['murmur_messages_in_total', 'Membership and sync messages received from peers.'],

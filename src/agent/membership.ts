@@ -30,6 +30,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
   readonly swim: Swim
   /** Malformed or badly signed input, dropped. */
   rejected = 0
+  /** Records of new members dropped at --max-members. */
+  dropped = 0
   private timer: Timer | undefined
   private retry: Timer | undefined
   private slowAt = Number.NEGATIVE_INFINITY
@@ -164,6 +166,9 @@ export class Membership extends EventEmitter<MembershipEvents> {
           break
         case 'rejected':
           this.rejected++
+          break
+        case 'full':
+          this.dropped++
           break
       }
     }

@@ -65,6 +65,7 @@ const rows: Array<[OptionGroup, Row[]]> = [
     { key: 'syncIntervalMs', name: 'sync-interval-ms', type: 'number', arg: 'MS', shown: '1000', doc: 'membership digest exchange with one random member' },
     { key: 'reconnectIntervalMs', name: 'reconnect-interval-ms', type: 'number', arg: 'MS', shown: '10000', doc: 'push-pull with one random failed member, in case it is back' },
     { key: 'reapMs', name: 'reap-ms', type: 'number', arg: 'MS', shown: '3600000', doc: 'failed/left members are forgotten after this' },
+    { key: 'maxMembers', name: 'max-members', type: 'number', arg: 'N', shown: '10000', doc: 'members listed at most (failed and left included); records of new members beyond are dropped and counted (`murmur_members_dropped_total`)' },
     { key: 'leaveWaitMs', name: 'leave-wait-ms', type: 'number', arg: 'MS', shown: '500', doc: 'how long a graceful leave waits for its announcement to spread before the agent exits' }
   ]],
   ['config', [

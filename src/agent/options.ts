@@ -7,7 +7,7 @@ import { LOG_FORMATS, type LogFormat } from './log.js'
 import { isOptionKey } from './option-table.js'
 
 /** The membership settings an operator may change (src/core/swim-options.ts documents each). */
-export type MembershipSettings = Pick<SwimOptions, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'suspicionMult' | 'suspicionMaxMult' | 'retransmitMult' | 'gossipIntervalMs' | 'syncIntervalMs' | 'reconnectIntervalMs' | 'reapMs'>
+export type MembershipSettings = Pick<SwimOptions, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'suspicionMult' | 'suspicionMaxMult' | 'retransmitMult' | 'gossipIntervalMs' | 'syncIntervalMs' | 'reconnectIntervalMs' | 'reapMs' | 'maxMembers'>
 
 export interface AgentOptions extends MembershipSettings {
   /** Member name shown to others. @default os.hostname() */
@@ -98,7 +98,8 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   gossipIntervalMs: SWIM_DEFAULTS.gossipIntervalMs,
   syncIntervalMs: SWIM_DEFAULTS.syncIntervalMs,
   reconnectIntervalMs: SWIM_DEFAULTS.reconnectIntervalMs,
-  reapMs: SWIM_DEFAULTS.reapMs
+  reapMs: SWIM_DEFAULTS.reapMs,
+  maxMembers: SWIM_DEFAULTS.maxMembers
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
@@ -116,7 +117,7 @@ export function resolveOptions (input: Partial<AgentOptions>): AgentOptions {
   if (o.httpReadTokenFile !== undefined && o.httpTokenFile === undefined) fail('--http-read-token-file needs --http-token-file too (reads are guarded only when writes are)')
   if (o.httpMaxConnections !== undefined && !(Number.isSafeInteger(o.httpMaxConnections) && o.httpMaxConnections >= 1)) fail('httpMaxConnections must be a positive integer')
   if (!(o.gossipRate > 0) || !(o.gossipBurst >= 1)) fail('gossipRate must be positive and gossipBurst at least 1')
-  for (const k of ['maxKeys', 'maxTombstones', 'maxConfigBytes'] as const) {
+  for (const k of ['maxKeys', 'maxTombstones', 'maxConfigBytes', 'maxMembers'] as const) {
     if (!Number.isSafeInteger(o[k]) || o[k] < 1) fail(`${k} must be a positive integer`)
   }
   if (!Number.isFinite(o.leaveWaitMs) || o.leaveWaitMs < 0) fail('leaveWaitMs must be zero or more milliseconds')
@@ -142,7 +143,8 @@ export function swimOptions (o: AgentOptions): SwimOptions {
     gossipIntervalMs: o.gossipIntervalMs,
     syncIntervalMs: o.syncIntervalMs,
     reconnectIntervalMs: o.reconnectIntervalMs,
-    reapMs: o.reapMs
+    reapMs: o.reapMs,
+    maxMembers: o.maxMembers
   }
 }
 

@@ -46,6 +46,12 @@ export interface SwimOptions {
   reconnectIntervalMs: number
   /** Time a failed or left member is kept before it is forgotten. @default 3_600_000 */
   reapMs: number
+  /**
+   * Members listed at most (failed and left included). Records of new members beyond it are
+   * dropped and counted: without a cluster key, a peer could otherwise push any number of
+   * self-signed records, and every agent would keep them for `reapMs`. @default 10_000
+   */
+  maxMembers: number
 }
 
 export const SWIM_DEFAULTS: SwimOptions = {
@@ -63,7 +69,8 @@ export const SWIM_DEFAULTS: SwimOptions = {
   syncIntervalMs: 1000,
   stallMs: 2000,
   reconnectIntervalMs: 10_000,
-  reapMs: 3_600_000
+  reapMs: 3_600_000,
+  maxMembers: 10_000
 }
 
 /** Suspicion timeout floor and ceiling for a cluster of `n` members. */

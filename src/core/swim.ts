@@ -50,6 +50,8 @@ export type Effect =
   | { kind: 'note', level: 'info' | 'warn' | 'error', what: string, fields: Record<string, unknown> }
   /** A record failed its signature check or was malformed. */
   | { kind: 'rejected', from: string }
+  /** A new member's record was dropped: the table holds `maxMembers` already. */
+  | { kind: 'full', from: string }
 
 type Version = readonly [generation: number, counter: number]
 
@@ -122,6 +124,8 @@ export class Swim {
   private seq = 0
   private live = 1
   private readonly refused = new Set<string>()
+  /** The table reached maxMembers and that was logged; cleared when a row is removed. */
+  private fullNoted = false
   private readonly self: Row
   /** Rows under suspicion, so timers need not scan the whole table. */
   private readonly suspects = new Set<Row>()
@@ -519,6 +523,7 @@ export class Swim {
     }
     if (r !== undefined && cmp(versionOf(rec), versionOf(r.rec)) <= 0) return { row: r, fresh: false, out: [] }
     if (r === undefined && this.refused.has(`${rec.id}/${rec.generation}/${rec.counter}`)) return { fresh: false, out: [] }
+    if (r === undefined && this.rows.size >= this.opts.maxMembers) return { fresh: false, out: this.full(from) }
     if (!this.deps.records.verify(rec.id, signed.body, signed.sig)) return { fresh: false, out: [{ kind: 'rejected', from }] }
     // Keep copies: decoded byte fields are views into the whole message they came in (a full
     // state push-pull can be hundreds of KB), which a stored view would keep alive.
@@ -560,6 +565,16 @@ export class Swim {
     }
     if (rebroadcast) this.queueAlive(r)
     return { row: r, fresh: false, out }
+  }
+
+  /** A newcomer dropped at `maxMembers`: counted each time, said once until the table has room again. */
+  private full (from: string): Effect[] {
+    const out: Effect[] = [{ kind: 'full', from }]
+    if (!this.fullNoted) {
+      this.fullNoted = true
+      out.push({ kind: 'note', level: 'warn', what: 'member table full: records of new members are dropped (--max-members)', fields: { members: this.rows.size, from } })
+    }
+    return out
   }
 
   /**
@@ -662,6 +677,7 @@ export class Swim {
   }
 
   private remove (r: Row): void {
+    this.fullNoted = false
     this.bucketXor(r)
     if (r.status === 'alive' || r.status === 'suspect') this.live--
     this.rows.delete(r.rec.id)

@@ -7,7 +7,7 @@ import { BroadcastQueue, retransmitLimit } from '../../src/core/broadcasts.js'
 import type { Heartbeat } from '../../src/core/heartbeat.js'
 import { suspicionTimeout } from '../../src/core/suspicion.js'
 import { Swim, type Effect, type RecordCodec } from '../../src/core/swim.js'
-import { SWIM_DEFAULTS, suspicionBounds } from '../../src/core/swim-options.js'
+import { SWIM_DEFAULTS, suspicionBounds, type SwimOptions } from '../../src/core/swim-options.js'
 import { decode, encode } from '../../src/net/codec.js'
 import { heartbeat, seeded } from './fixtures.js'
 
@@ -25,9 +25,11 @@ class Bench {
   readonly down = new Set<string>()
   readonly transitions: Array<{ observer: string, id: string, from: string, to: string, at: number }> = []
   readonly notes: string[] = []
+  /** Records of new members dropped at maxMembers, per observer. */
+  readonly full = new Map<string, number>()
 
-  add (rec: Heartbeat): Swim {
-    const s = new Swim(rec, SWIM_DEFAULTS, { rng: seeded(this.nodes.size + 1), records: fakeRecords, encode, decode }, this.now)
+  add (rec: Heartbeat, opts: Partial<SwimOptions> = {}): Swim {
+    const s = new Swim(rec, { ...SWIM_DEFAULTS, ...opts }, { rng: seeded(this.nodes.size + 1), records: fakeRecords, encode, decode }, this.now)
     this.nodes.set(rec.id, s)
     return s
   }
@@ -38,6 +40,7 @@ class Bench {
       const [from, e] = queue[i]
       if (e.kind === 'transition') this.transitions.push({ observer: from, ...e.t, at: this.now })
       if (e.kind === 'note') this.notes.push(e.what)
+      if (e.kind === 'full') this.full.set(from, (this.full.get(from) ?? 0) + 1)
       if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from)) continue
       const to = this.nodes.get(e.to)
       if (to === undefined) continue
@@ -291,6 +294,19 @@ describe('relayed liveness and name ownership (issue 10, item 9)', () => {
     expect(b.notes.some(n => n.startsWith('refused by a member'))).toBe(true)
     // The impostor, for its part, refuses the owner of its name.
     expect(impostor.get('n1')).toBeUndefined()
+  })
+
+  it('keeps at most maxMembers rows: records of further newcomers are dropped, counted and logged once', () => {
+    const b = new Bench()
+    b.add(heartbeat('n0', { name: 'node-0', address: '10.0.0.0', addrs: ['/ip4/10.0.0.0/tcp/7400'] }), { maxMembers: 4 })
+    for (let i = 1; i <= 6; i++) {
+      b.add(heartbeat(`n${i}`, { name: `node-${i}`, address: `10.0.0.${i}`, addrs: [`/ip4/10.0.0.${i}/tcp/7400`] }))
+      b.join(`n${i}`, 'n0')
+    }
+    b.advance(5000)
+    expect(b.nodes.get('n0')?.list()).toHaveLength(4)
+    expect(b.full.get('n0')).toBeGreaterThan(0)
+    expect(b.notes.filter(n => n.startsWith('member table full'))).toHaveLength(1)
   })
 
   it('a departed member\'s name can be taken over', () => {
