@@ -75,7 +75,9 @@ function parseSample (line: string, where: string): Sample {
     }
   }
   const raw = m[3]
-  const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw)
-  if (!/^[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|Inf|NaN)$/.test(raw)) throw new Error(`bad value in ${where}`)
+  // Prometheus reads values with Go's ParseFloat, which takes NaN and Inf in any case
+  // (prom-client writes an event-loop lag with no sample yet as `Nan`).
+  const value = /^\+?inf$/i.test(raw) ? Infinity : /^-inf$/i.test(raw) ? -Infinity : /^nan$/i.test(raw) ? NaN : Number(raw)
+  if (!/^[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?|inf)$|^nan$/i.test(raw)) throw new Error(`bad value in ${where}`)
   return { name: m[1], labels, value }
 }
