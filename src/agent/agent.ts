@@ -528,7 +528,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
 
   /** mDNS is for bootstrap: its queries back off while a member besides us is alive (or suspect). */
   private onMembersChanged (): void {
-    const joined = this.membership.members().some(m => m.hb.id !== this.id && (m.status === 'alive' || m.status === 'suspect'))
+    // Read from a counter: this runs on every transition, thousands in a join storm.
+    const joined = this.membership.joined
     if (joined === this.joined) return
     this.joined = joined
     this.host.setJoined(joined)

@@ -147,7 +147,10 @@ export class AntiEntropy {
     if (m.t === 'cdig' && m.h instanceof Uint8Array && m.h.byteLength === BUCKETS * 4) {
       const copy = new Uint8Array(m.h)
       const differ = map.differingBuckets(new Uint32Array(copy.buffer))
-      if (differ.size > 0) for (const b of differ) this.exchange(from).buckets.add(b)
+      if (differ.size > 0) {
+        const x = this.exchange(from)
+        for (const b of differ) x.buckets.add(b)
+      }
       this.sendEntries(from, { t: 'cdif', k: [...differ] }, differ.size > 0 ? map.inBuckets(differ) : [])
       this.counters.syncs++
       this.deps.synced?.(from, 0)

@@ -67,6 +67,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
 
   get id (): string { return this.swim.selfId }
   members (): Member[] { return this.swim.list() }
+  /** Whether a member besides this agent is alive or suspect. */
+  get joined (): boolean { return this.swim.liveCount > 1 }
   get (id: string): Member | undefined { return this.swim.get(id) }
 
   /**

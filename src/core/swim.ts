@@ -122,6 +122,7 @@ export class Swim {
   private readonly probes = new Map<number, Probe>()
   private readonly relays = new Map<number, Relay>()
   private seq = 0
+  /** Members alive or suspect, this agent included. */
   private live = 1
   private readonly refused = new Set<string>()
   /** The table reached maxMembers and that was logged; cleared when a row is removed. */
@@ -164,6 +165,9 @@ export class Swim {
     for (const r of this.rows.values()) out.push({ hb: r.rec, status: r.status, lastSeen: r.lastSeen, since: r.since })
     return out.sort((a, b) => (a.hb.name < b.hb.name ? -1 : a.hb.name > b.hb.name ? 1 : 0))
   }
+
+  /** Members alive or suspect, this agent included. */
+  get liveCount (): number { return this.live }
 
   /** A random live member other than this agent, in O(1): a partner for anti-entropy. */
   randomPeer (): Member | undefined {
@@ -216,8 +220,7 @@ export class Swim {
   forceLeave (id: string, now: number): Effect[] {
     const r = this.rows.get(id)
     if (r === undefined || r.status !== 'failed') return []
-    this.queueAccusation('l', r, this.selfId)
-    return this.move(r, 'left', now)
+    return this.forcedLeft(r, r.sv, this.selfId, now)
   }
 
   /** A connection to `peer` closed. For a live member that is a hint: probe it now. */
@@ -610,16 +613,12 @@ export class Swim {
     if (item.k === 'a' && item.s instanceof Uint8Array && item.g instanceof Uint8Array) {
       return this.acceptRecord(from, { body: item.s, sig: item.g }, now, true).out
     }
-    if ((item.k === 's' || item.k === 'd') && typeof item.id === 'string' && typeof item.by === 'string' &&
+    if ((item.k === 's' || item.k === 'd' || item.k === 'l') && typeof item.id === 'string' && typeof item.by === 'string' &&
       Number.isSafeInteger(item.gen) && Number.isSafeInteger(item.c)) {
       const r = this.rows.get(item.id)
       if (r === undefined) return []
       const v: Version = [item.gen as number, item.c as number]
-      return item.k === 's' ? this.suspect(r, v, item.by, now) : this.declareFailed(r, v, item.by, now)
-    }
-    if (item.k === 'l' && typeof item.id === 'string' && typeof item.by === 'string' && Number.isSafeInteger(item.gen) && Number.isSafeInteger(item.c)) {
-      const r = this.rows.get(item.id)
-      return r === undefined ? [] : this.forcedLeft(r, [item.gen as number, item.c as number], item.by, now)
+      return item.k === 's' ? this.suspect(r, v, item.by, now) : item.k === 'd' ? this.declareFailed(r, v, item.by, now) : this.forcedLeft(r, v, item.by, now)
     }
     return [{ kind: 'rejected', from }]
   }

@@ -46,11 +46,9 @@ export interface HostOptions {
 
 export interface HostEvents {
   message: [topic: string, from: string, data: Uint8Array]
-  connect: [peer: string]
   /** A connection opened; `outbound` when we dialled it. */
   open: [peer: string, outbound: boolean]
   disconnect: [peer: string]
-  discovered: [peer: string]
 }
 
 export type StreamHandler = (stream: Stream, peer: string) => void
@@ -171,10 +169,8 @@ export class Host extends EventEmitter<HostEvents> {
     if (admit !== undefined) {
       // A validator runs before a message is delivered or relayed: Ignore drops it without
       // forwarding it and without penalising the relay that passed it on (it may be honest).
-      for (const topic of [t.config]) {
-        node.services.pubsub.topicValidators.set(topic, (_relay, msg) =>
-          msg.type !== 'signed' || admit(topic, msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore)
-      }
+      node.services.pubsub.topicValidators.set(t.config, (_relay, msg) =>
+        msg.type !== 'signed' || admit(t.config, msg.from.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore)
     }
     await node.start()
     node.services.pubsub.subscribe(t.config)
@@ -261,7 +257,6 @@ export class Host extends EventEmitter<HostEvents> {
       this.bytesIn += msg.data.byteLength
       this.emit('message', msg.topic, msg.from.toString(), msg.data)
     })
-    this.node.addEventListener('peer:connect', (evt) => this.emit('connect', evt.detail.toString()))
     this.node.addEventListener('connection:open', (evt) => {
       patchTcpWrites(evt.detail)
       this.emit('open', evt.detail.remotePeer.toString(), evt.detail.direction === 'outbound')
@@ -276,7 +271,6 @@ export class Host extends EventEmitter<HostEvents> {
    */
   private found (id: string, addrs: Multiaddr[]): void {
     if (this.isConnected(id)) return
-    this.emit('discovered', id)
     if (id >= this.peerId || this.dialing.has(id)) return
     this.dialing.add(id)
     this.node.dial(addrs).catch(() => {}).finally(() => this.dialing.delete(id))

@@ -39,11 +39,11 @@ async function pair (): Promise<{ net: MemoryNetwork, a: Side, b: Side }> {
   return { net, a, b }
 }
 
-/** Settle everything in flight (virtual time; applyRemote is async, so yield between runs). */
+/** Settle everything in flight: virtual time runs on, and the replicas' async applies (no disk: microtasks only) finish between runs. */
 async function settle (net: MemoryNetwork): Promise<void> {
   for (let i = 0; i < 5; i++) {
     await net.run(net.now + 1000)
-    await new Promise(resolve => setTimeout(resolve, 5))
+    await new Promise(resolve => setImmediate(resolve))
   }
 }
 

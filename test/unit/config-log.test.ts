@@ -441,7 +441,8 @@ describe('ConfigLog: compaction', () => {
     await mkdir(`${file}.tmp-${process.pid}`)
     const latest = await overwrite(log, 103)
     await log.append([])
-    await new Promise(resolve => setTimeout(resolve, 50))
+    // The compaction runs after the append is acknowledged: wait for its report.
+    for (let i = 0; failures.length === 0 && i < 1000; i++) await new Promise(resolve => setTimeout(resolve, 10))
     await log.close()
     expect(failures).toHaveLength(1)
     expect(failures[0]).toMatchObject({ code: 'MURMUR_ERR_STORAGE' })

@@ -20,7 +20,11 @@ console.log(JSON.stringify({ raw, before, after: s['sample']() }))
 `
 const prlimit = ['/usr/bin/prlimit', '/bin/prlimit'].find(existsSync)
 
-describe.skipIf(prlimit === undefined)('LoadReporter', () => {
+// util-linux's prlimit is on every Debian machine: in CI its absence is a failure, not a skip.
+const canRun = prlimit !== undefined || process.env.CI === 'true'
+if (!canRun) console.warn('metrics.test.ts: skipping the EMFILE test: prlimit is not installed')
+
+describe.skipIf(!canRun)('LoadReporter', () => {
   it('keeps sampling, with the last readings, when no file descriptor is left', async () => {
     const out = await new Promise<string>((resolve, reject) => {
       execFile(prlimit as string, ['--nofile=64', '--', process.execPath, '--input-type=module', '-e', SCRIPT, SAMPLER], { timeout: 30_000 }, (err, stdout, stderr) => {
