@@ -95,10 +95,14 @@ function versionOf (h: Heartbeat): Version {
   return [h.generation, h.counter]
 }
 
-/** Record fields whose change alone is no news worth a broadcast (see Swim.updateSelf). */
-const QUIET_FIELDS = new Set(['counter', 'metrics', 'custom', 'sentAt'])
+/**
+ * Record fields whose change alone is no news worth a broadcast (see Swim.updateSelf). The
+ * service's own metrics (`custom`) are news: control rules act on them, and a rule's actor
+ * that heard of only some members' new values would judge on a stale aggregate.
+ */
+const QUIET_FIELDS = new Set(['counter', 'metrics', 'sentAt'])
 
-/** True when `b` differs from `a` only in metrics (and the stamp and counter every version has). */
+/** True when `b` differs from `a` only in load metrics (and the stamp and counter every version has). */
 function metricsOnly (a: Heartbeat, b: Heartbeat): boolean {
   const x = a as unknown as Record<string, unknown>
   const y = b as unknown as Record<string, unknown>
@@ -189,8 +193,8 @@ export class Swim {
 
   /**
    * Publish a new version of our own record (services, health, metrics, or leaving). News
-   * (services, health, addresses, leaving) is broadcast at once. A version that differs only
-   * in its load or custom metrics is not: every member would relay it about log N times, which
+   * (services, health, addresses, leaving, the service's own metrics) is broadcast at once. A
+   * version that differs only in its load metrics is not: every member would relay it about log N times, which
    * made metrics the largest share of an idle cluster's messages (O(N) per agent, since each
    * agent refreshes its metrics every 30 s at most). It spreads by the digest exchange instead,
    * one member per sync interval, at a cost per agent that does not grow with N.

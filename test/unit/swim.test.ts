@@ -199,6 +199,17 @@ describe('SWIM state machine', () => {
     expect(quiet.some(e => e.kind === 'record')).toBe(true)
   })
 
+  it('broadcasts a change of the service\'s own metrics at once (control rules act on them)', () => {
+    const b = cluster(4)
+    const n1 = b.nodes.get('n1') as Swim
+    n1.updateSelf({ custom: { lat: 400 } }, b.now)
+    // The next gossip round carries it (a load-metrics change would wait for digest sync).
+    const sent = n1.tick(b.now + SWIM_DEFAULTS.gossipIntervalMs)
+    expect(sent.filter(e => e.kind === 'send' && 'b' in e.packet && e.packet.b !== undefined).length).toBeGreaterThan(0)
+    b.run('n1', sent)
+    for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.custom).toEqual({ lat: 400 })
+  })
+
   it('ignores an accusation about an older version', () => {
     const b = cluster(3)
     const n0 = b.nodes.get('n0') as Swim
