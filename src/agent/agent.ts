@@ -216,7 +216,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       // One bucket per topic and author: one agent's flood of config cannot crowd out others'.
       admit: (topic, author) => limiter.take(`${topic} ${author}`, systemClock.now()) || (created?.onRateLimited(author) ?? false),
       denied: addr => created?.onDenied(addr),
-      mdnsWarn: message => logger('warn', 'mdns', message)
+      mdnsWarn: message => logger('warn', 'mdns', message),
+      mdnsDial: peer => logger('debug', 'mdns', 'dialling an agent that answered', { peer })
     })
     const transport = new Libp2pTransport(host)
     const joiner = new Joiner(host, joins, logger)

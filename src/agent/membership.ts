@@ -183,7 +183,11 @@ export class Membership extends EventEmitter<MembershipEvents> {
     const at = this.swim.nextDeadline()
     if (this.timer !== undefined && at >= this.timerAt) return
     this.timer?.cancel()
-    this.timerAt = at
-    this.timer = this.deps.clock.timer(Math.max(0, at - this.deps.clock.now()), this.onTimer)
+    // A deadline already past runs now: its lateness counts from now, not from the deadline,
+    // or every message read before this timer runs would count the same stall again (and push
+    // every probe and suspicion back by it once more).
+    const now = this.deps.clock.now()
+    this.timerAt = Math.max(at, now)
+    this.timer = this.deps.clock.timer(Math.max(0, at - now), this.onTimer)
   }
 }

@@ -42,6 +42,8 @@ export interface HostOptions {
   denied?: (addr: string) => void
   /** Called when mDNS cannot run (e.g. port 5353 taken). */
   mdnsWarn?: (message: string) => void
+  /** Called when an mDNS answer makes this agent dial the agent that sent it (debug logs). */
+  mdnsDial?: (peer: string) => void
 }
 
 export interface HostEvents {
@@ -161,9 +163,9 @@ export class Host extends EventEmitter<HostEvents> {
     const host = new Host(node, opts.cluster)
     host.wire()
     if (opts.mdns) {
-      host.discovery = new MdnsDiscovery({ id: host.peerId, addresses: () => node.getMultiaddrs() },
+      host.discovery = new MdnsDiscovery({ id: host.peerId, addresses: () => node.getMultiaddrs(), known: () => host.connectedPeers() },
         `_murmur-${opts.cluster}._udp.local`, opts.mdnsWarn ?? (() => {}), opts.mdnsPacing)
-      host.discovery.on('peer', (id, addrs) => host.found(id, addrs))
+      host.discovery.on('peer', (id, addrs) => { if (host.found(id, addrs)) opts.mdnsDial?.(id) })
     }
     const admit = opts.admit
     if (admit !== undefined) {
@@ -265,14 +267,16 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /**
-   * An agent found by mDNS. Both sides of a pair see each other's answers; only the lower id
+   * An agent found by mDNS. Both sides of a pair see each other's answers; only the higher id
    * dials, so the pair ends with one connection (see agent.ts). Every answer seen is another
-   * chance: a dial that failed is tried again at the next one.
+   * chance: a dial that failed is tried again at the next one. True when it dials.
    */
-  private found (id: string, addrs: Multiaddr[]): void {
-    if (this.isConnected(id)) return
-    if (id >= this.peerId || this.dialing.has(id)) return
+  private found (id: string, addrs: () => Multiaddr[]): boolean {
+    if (id >= this.peerId || this.dialing.has(id) || this.isConnected(id)) return false
+    const to = addrs()
+    if (to.length === 0) return false
     this.dialing.add(id)
-    this.node.dial(addrs).catch(() => {}).finally(() => this.dialing.delete(id))
+    this.node.dial(to).catch(() => {}).finally(() => this.dialing.delete(id))
+    return true
   }
 }
