@@ -464,7 +464,8 @@ export class Swim {
     // Lifeguard: relays that did not even nack point at our own network or process, not theirs.
     if (!p.hint) this.awareness.apply(p.expectedNacks > 0 ? (p.expectedNacks - p.nacks > 0 ? 1 : 0) : 1)
     const r = this.rows.get(p.target)
-    if (r === undefined || r.status !== 'alive') return []
+    // A suspect we could not reach either: our own accusation confirms the suspicion (memberlist).
+    if (r === undefined || (r.status !== 'alive' && r.status !== 'suspect')) return []
     return this.suspect(r, r.sv, this.selfId, now)
   }
 
@@ -482,7 +483,19 @@ export class Swim {
     r.sv = v
     r.suspicion = new Suspicion(now, k, min, max, by)
     this.queueAccusation('s', r, by)
-    return this.move(r, 'suspect', now)
+    const out = this.move(r, 'suspect', now)
+    // Heard from another: a few of those who hear it (k on average) probe the suspect at once
+    // rather than at its turn in their round-robin, up to N seconds away. A dead member is then
+    // confirmed within about a probe interval and declared failed at the floor of the timeout,
+    // not at its ceiling; a live one gets the accusation piggybacked on those pings, and refutes.
+    if (by !== this.selfId && k > 0 && this.deps.rng() * Math.max(1, this.live - 2) < k) out.push(...this.verify(r, now))
+    return out
+  }
+
+  /** Probe a suspect now, unless a probe of it is in flight. */
+  private verify (r: Row, now: number): Effect[] {
+    for (const p of this.probes.values()) if (p.target === r.rec.id) return []
+    return this.startProbe(r, now, true)
   }
 
   private declareFailed (r: Row, v: Version, by: string, now: number): Effect[] {
