@@ -387,13 +387,18 @@ export class Swim {
       case 'dif':
         out.push(...this.answerDiff(from, p.v, p.k))
         break
-      case 'st':
-        out.push(...this.mergeState(from, p.e, now))
+      case 'st': {
+        const merged = this.mergeState(from, p.e, now)
+        // The exchange brought news: others may still lack it, or have more; sync again soon
+        // (syncIntervalMs documents this follow-up), so a join spreads in a few quick rounds.
+        if (merged.some(e => e.kind === 'record')) this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs / 4)
+        out.push(...merged)
         if (p.w !== undefined && p.w.length > 0) {
           const e = p.w.flatMap(id => { const r = this.rows.get(id); return r === undefined ? [] : [this.stateEntry(r)] })
           if (e.length > 0) out.push(this.reply(from, { t: 'st', e }))
         }
         break
+      }
       case 'refuse':
         out.push({ kind: 'note', level: 'error', what: 'refused by a member: another live agent owns this node name', fields: { by: from, reason: p.reason } })
         break
