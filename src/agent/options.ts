@@ -147,7 +147,11 @@ export function swimOptions (o: AgentOptions): SwimOptions {
     syncIntervalMs: o.syncIntervalMs,
     reconnectIntervalMs: o.reconnectIntervalMs,
     reapMs: o.reapMs,
-    maxMembers: o.maxMembers
+    maxMembers: o.maxMembers,
+    // Datagrams (net/datagram.ts) hold 1,452 bytes: the packet's own fields, two peer ids, a
+    // signature and the seal take about 300, so piggybacked broadcasts get the rest.
+    packetBudget: o.udp ? 1100 : SWIM_DEFAULTS.packetBudget,
+    streamFallback: o.udp
   }
 }
 

@@ -80,9 +80,9 @@ export class Libp2pTransport implements Transport {
     (this.handlers[event] as Set<TransportEvents[E]>).delete(handler)
   }
 
-  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = []): void {
+  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], stream = false): void {
     if (this.stopped || to === this.self) return
-    if (channel === 'swim' && this.datagrams !== undefined) {
+    if (channel === 'swim' && !stream && this.datagrams !== undefined) {
       const addr = this.udpAddress(to, addrs)
       if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data)) {
         this.counters.framesOut++
