@@ -156,6 +156,19 @@ describe('SWIM state machine', () => {
     expect((failed?.at ?? 0) - (suspected?.at ?? 0)).toBeGreaterThanOrEqual(suspicionBounds(SWIM_DEFAULTS, 5).min - 50)
   })
 
+  it('a silent member is confirmed by others probing it on hearing the suspicion: failed near the timeout floor, not its ceiling', () => {
+    const b = cluster(10)
+    b.down.add('n9')
+    b.advance(20_000)
+    const { min, max } = suspicionBounds(SWIM_DEFAULTS, 10)
+    const suspected = b.transitions.find(t => t.id === 'n9' && t.to === 'suspect')
+    const failed = b.transitions.filter(t => t.id === 'n9' && t.to === 'failed')
+    expect(failed).toHaveLength(9)
+    // Several accusers (not only the first one's round-robin turn): the timeout shrank towards min.
+    const last = Math.max(...failed.map(t => t.at))
+    expect(last - (suspected?.at ?? 0)).toBeLessThan(min + (max - min) / 2)
+  })
+
   it('a member whose datagrams are dropped stays alive through the stream fallback probe, and only with it', () => {
     for (const streamFallback of [true, false]) {
       const b = cluster(4, { streamFallback })
