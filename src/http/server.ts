@@ -45,6 +45,11 @@ export interface Reply {
   text?: string
   /** A JSON body serialised already (with its final newline), sent as is instead of `body`. */
   json?: Buffer
+  /**
+   * `headers` name the content type and length of `json` already (the body cache builds them
+   * once): sent as they are, not copied and completed for every request.
+   */
+  complete?: boolean
   /** Takes over the response (event streams): the server writes nothing once it is called. */
   stream?: (res: ServerResponse) => void
 }
@@ -202,6 +207,9 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
     const status = reply.status ?? 200
     if (reply.stream !== undefined) {
       reply.stream(res)
+    } else if (reply.complete === true && reply.json !== undefined) {
+      res.writeHead(status, reply.headers)
+      res.end(reply.json)
     } else {
       const headers: Record<string, string> = { ...reply.headers }
       let payload: string | Buffer
