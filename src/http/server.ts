@@ -141,6 +141,15 @@ export interface HandlerOptions {
   observe?: Observe
 }
 
+/** The query of every request without one: shared, so it refuses to be changed. */
+class NoQuery extends URLSearchParams {
+  override append (): void { throw new TypeError('a request\'s query is read-only') }
+  override set (): void { throw new TypeError('a request\'s query is read-only') }
+  override delete (): void { throw new TypeError('a request\'s query is read-only') }
+  override sort (): void { throw new TypeError('a request\'s query is read-only') }
+}
+const NO_QUERY = new NoQuery()
+
 /**
  * One request as route handlers see it. The query is parsed, and the abort signal created, only
  * when a handler asks: most reads need neither (creating an abort signal for every request
@@ -156,7 +165,8 @@ class SidecarRequest implements Request {
   get headers (): IncomingMessage['headers'] { return this.req.headers }
 
   get query (): URLSearchParams {
-    this.parsedQuery ??= new URLSearchParams(this.search)
+    // Most reads have no query at all, yet read `index` and `wait` from it.
+    this.parsedQuery ??= this.search === '' ? NO_QUERY : new URLSearchParams(this.search)
     return this.parsedQuery
   }
 
