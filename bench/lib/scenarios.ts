@@ -500,11 +500,11 @@ export async function sidecar (ctx: Ctx): Promise<Row[]> {
           const murmurUrl = `http://${a.http}${path}`
           const bareUrl = `http://127.0.0.1:${port}${path}`
           if (ctx.profile.name === 'full') { await cannon(murmurUrl, 1000, a.proc.pid); await cannon(bareUrl, 1000, bare.pid) }
-          // Rounds of at most 2 s, each a murmur run next to a bare run with the same autocannon
+          // Rounds of 1 s, each a murmur run next to a bare run with the same autocannon
           // settings, in alternating order (murmur first, then bare first, ...): load from
           // elsewhere on a shared machine then hits both alike, a trend favours neither, and the
-          // ratio is the median of the rounds' ratios.
-          const rounds = Math.max(1, Math.min(5, Math.floor(ctx.profile.sidecarMs / 1000)))
+          // ratio is the median of the rounds' ratios (ten in a full run: one odd round moves it little).
+          const rounds = Math.max(1, Math.min(10, Math.floor(ctx.profile.sidecarMs / 1000)))
           const ms: Array<Awaited<ReturnType<typeof cannon>>> = []
           const bs: typeof ms = []
           for (let r = 0; r < rounds; r++) {
