@@ -1,7 +1,7 @@
 // The sidecar's request-duration histogram, kept in typed arrays and turned into Prometheus
 // series only when scraped. prom-client's Histogram checks and hashes the label set on every
-// observation (even through a bound `labels(...).observe`): under load that was a tenth of the
-// sidecar's own CPU per request, as much as routing. Here an observation is two Map lookups by
+// observation (even through a bound `labels(...).observe`): in a profile under load that was a
+// third of murmur's own CPU per read (Node's HTTP stack aside), as much as routing. Here an observation is two Map lookups by
 // strings the router already holds (route pattern, method), one array index by status class,
 // and a short scan of the bucket bounds: no allocation, no string building.
 //
