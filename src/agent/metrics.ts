@@ -66,8 +66,11 @@ export class LoadReporter {
   private timer: NodeJS.Timeout | undefined
   private netTx = 0
   private netRx = 0
-  // A starved event loop is the first sign of an overloaded agent (and host).
-  private readonly loop = monitorEventLoopDelay({ resolution: 100 })
+  // A starved event loop is the first sign of an overloaded agent (and host). Sampled twice a
+  // second: each sample wakes the process (at 100 ms these were half of an idle agent's
+  // wake-ups, and in a VM a wake-up's syscalls cost more than the work it does). A loop that
+  // is starved for good is late at every sample all the same.
+  private readonly loop = monitorEventLoopDelay({ resolution: 500 })
 
   constructor (private readonly publish: () => void) {}
 
