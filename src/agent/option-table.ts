@@ -69,7 +69,7 @@ const rows: Array<[OptionGroup, Row[]]> = [
     { key: 'leaveWaitMs', name: 'leave-wait-ms', type: 'number', arg: 'MS', shown: '500', doc: 'how long a graceful leave waits for its announcement to spread before the agent exits' }
   ]],
   ['config', [
-    { key: 'antiEntropyMs', name: 'anti-entropy-ms', type: 'number', arg: 'MS', shown: '3000', doc: 'period (±20 %) of the digest exchange with a random peer' },
+    { key: 'antiEntropyMs', name: 'anti-entropy-ms', type: 'number', arg: 'MS', shown: '3000', doc: 'period (±20 %) of the digest exchange with a random peer; up to 3x while rounds find the maps equal, back at any change' },
     { key: 'tombstoneTtlMs', name: 'tombstone-ttl-ms', type: 'number', arg: 'MS', shown: '86400000', doc: 'deleted keys are remembered this long (see "Deletes")' },
     { key: 'maxDriftMs', name: 'max-drift-ms', type: 'number', arg: 'MS', shown: '60000', doc: 'stamps further ahead than this (remote, on disk, or of a key being overwritten) do not advance the local clock (see "Clock"); tombstones that far ahead are dropped' },
     { key: 'maxKeys', name: 'max-keys', type: 'number', arg: 'N', shown: '100000', doc: 'live config keys; new keys beyond are refused (507 `MURMUR_ERR_QUOTA` locally, dropped and counted from peers)' },
