@@ -25,8 +25,8 @@ COPY --from=build /app/bin ./bin
 RUN mkdir -p /data /keys && chown node:node /data /keys
 USER node
 VOLUME ["/data"]
-# 7400: libp2p (TCP), 7401: the sidecar (when started with --http 0.0.0.0:7401).
-EXPOSE 7400 7401
+# 7400: libp2p (TCP) and membership datagrams (UDP), 7401: the sidecar (when started with --http 0.0.0.0:7401).
+EXPOSE 7400 7400/udp 7401
 # Healthy when the sidecar answers /v1/agent/self (`murmur status`; it sends MURMUR_HTTP_TOKEN or
 # the file MURMUR_HTTP_TOKEN_FILE if the agent needs a token for reads). Port 7401 on loopback
 # reaches a sidecar bound to 127.0.0.1 or 0.0.0.0; an agent on another port needs its own check.

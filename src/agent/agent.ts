@@ -11,9 +11,10 @@ import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
 import type { Member, Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
-import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin } from '../net/addr.js'
+import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin, tcpPort } from '../net/addr.js'
 import { MurmurError } from '../core/errors.js'
-import { parseAllowList } from '../net/allow.js'
+import { parseAllowList, type AddressCheck } from '../net/allow.js'
+import { DatagramSocket, type DatagramOptions, type UdpAddress } from '../net/datagram.js'
 import { RateLimiter } from '../core/rate.js'
 import { readClusterKey } from '../store/cluster-key.js'
 import { Host, topics } from '../net/host.js'
@@ -68,6 +69,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     configLogDamaged: 0,
     gossipRateLimited: 0,
     connectionsDenied: 0,
+    /** Membership datagrams dropped: malformed, not sealed with our cluster key, or badly signed. */
+    datagramsRejected: 0,
     quotaDropped: 0,
     futureTombstonesDropped: 0
   }
@@ -218,9 +221,13 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       denied: addr => created?.onDenied(addr),
       mdnsWarn: message => logger('warn', 'mdns', message)
     })
-    const transport = new Libp2pTransport(host)
-    const joiner = new Joiner(host, joins, logger)
     const address = opts.advertise ?? advertiseAddress(listen.host)
+    const records = new Records(signingKey(key))
+    const datagrams = opts.udp ? await openDatagrams(host, listen.host, address, records, clusterKey?.psk, allow, logger,
+      (why, from) => created?.onDatagramRefused(why, from)) : undefined
+    const transport = new Libp2pTransport(host, datagrams)
+    datagrams?.socket.listen((channel, from, data) => transport.receiveDatagram(channel, from, data))
+    const joiner = new Joiner(host, joins, logger)
     const self: Heartbeat = {
       v: 1,
       id: host.peerId,
@@ -229,12 +236,12 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       counter: 1,
       status: 'alive',
       address,
-      addrs: host.addresses(),
+      addrs: transport.addresses(),
       services: [],
       metrics: LoadReporter.initial(),
       sentAt: Date.now()
     }
-    const agent = new Agent(opts, host, transport, self, new Records(signingKey(key)), log, logger, joiner)
+    const agent = new Agent(opts, host, transport, self, records, log, logger, joiner)
     agent.own.configLogDamaged = damaged
     created = agent
     agent.config.restore(restored)
@@ -268,7 +275,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     const ae = this.antiEntropy.counters
     return {
       gossipDropped: ae.gossipDropped,
-      heartbeatsRejected: this.membership.rejected,
+      heartbeatsRejected: this.membership.rejected + this.own.datagramsRejected,
       membersDropped: this.membership.dropped,
       configRejected: ae.configRejected,
       clockDrift: this.own.clockDrift,
@@ -463,6 +470,11 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     return false
   }
 
+  private onDatagramRefused (why: 'denied' | 'bad', from: string): void {
+    if (why === 'denied') this.onDenied(from)
+    else this.own.datagramsRejected++
+  }
+
   private onDenied (addr: string): void {
     this.own.connectionsDenied++
     this.tally.add('denied', addr)
@@ -494,7 +506,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       services: this.local.list(),
       metrics: this.load.current(this.transport.counters.bytesOut, this.transport.counters.bytesIn),
       custom: Object.keys(this.publishedCustom).length > 0 ? this.publishedCustom : undefined,
-      addrs: this.host.addresses(),
+      addrs: this.transport.addresses(),
       sentAt: Date.now()
     })
   }
@@ -544,6 +556,31 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       this.logger('warn', 'clock', 'remote stamp ahead of our clock beyond max drift; stored but not followed', { origin: e.origin, key: e.key, aheadMs })
     }
   }
+}
+
+/**
+ * The UDP socket for membership datagrams, on the port libp2p listens on (TCP and UDP ports
+ * are separate, as with memberlist). A port already taken for UDP is not fatal: membership
+ * then runs over streams alone, and peers see no UDP address in this agent's record.
+ */
+async function openDatagrams (host: Host, bindHost: string, advertise: string, records: Records, psk: Uint8Array | undefined,
+  allow: AddressCheck | undefined, logger: Logger, refused: DatagramOptions['refused']): Promise<{ socket: DatagramSocket, advertise: UdpAddress } | undefined> {
+  const port = tcpPort(host.addresses())
+  if (port === undefined) return undefined
+  // Datagram signatures are checked by their own codec: recordsVerified counts member records only.
+  const verifier = new Records()
+  const socket = new DatagramSocket({
+    self: host.peerId,
+    crypto: { sign: b => records.signBytes(b), verify: (peer, b, sig) => verifier.verify(peer, b, sig) },
+    psk,
+    allow,
+    refused
+  })
+  if (!await socket.bind(bindHost, port)) {
+    logger('warn', 'net', 'UDP port taken: membership messages go over libp2p streams only', { host: bindHost, port })
+    return undefined
+  }
+  return { socket, advertise: { host: advertise, port } }
 }
 
 /** The address to give other members: the listen host, or this host's first LAN IPv4. */

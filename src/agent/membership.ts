@@ -155,7 +155,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     for (const e of effects) {
       switch (e.kind) {
         case 'send':
-          this.deps.transport.send('swim', e.to, encode(e.packet), e.addrs)
+          this.deps.transport.send('swim', e.to, encode(e.packet), e.addrs, e.stream)
           break
         case 'transition':
           this.emit('transition', e.t)

@@ -45,9 +45,10 @@ const rows: Array<[OptionGroup, Row[]]> = [
     { key: 'httpMaxConnections', name: 'http-max-connections', type: 'number', arg: 'N', shown: 'half the open-file limit, at most 1024', doc: 'sidecar connections served at once; 64 more are answered 503, the rest closed' }
   ]],
   ['peers', [
-    { key: 'listen', name: 'listen', type: 'string', arg: 'HOST:PORT', shown: '`0.0.0.0:7400`', doc: 'libp2p TCP address' },
+    { key: 'listen', name: 'listen', type: 'string', arg: 'HOST:PORT', shown: '`0.0.0.0:7400`', doc: 'libp2p TCP address; membership datagrams use the same port over UDP (open both in a firewall)' },
     { key: 'advertise', name: 'advertise', type: 'string', arg: 'HOST', shown: 'listen host, else first LAN IPv4', doc: 'address given to other members for this host\'s services' },
     { key: 'join', name: 'join', type: 'list', arg: 'ADDR', shown: 'none', doc: '`HOST:PORT` or a multiaddr (repeatable; comma-separated in env); no peer id needed. Retried with backoff (1 s doubling to 30 s) until it answers, and again whenever the connection is lost' },
+    { key: 'udp', name: 'udp', negated: true, type: 'boolean', shown: 'UDP on', doc: 'membership probes and gossip as signed UDP datagrams on the listen port (sealed with the cluster key when there is one); `--no-udp` sends them over libp2p streams, for networks that drop UDP between hosts' },
     { key: 'mdns', name: 'mdns', negated: true, type: 'boolean', shown: 'mDNS on', doc: 'LAN discovery by mDNS (`--no-mdns`, `MURMUR_NO_MDNS=1` or `mdns = false` turn it off)' },
     { key: 'clusterKeyFile', name: 'cluster-key', env: 'MURMUR_CLUSTER_KEY_FILE', type: 'string', arg: 'FILE', shown: 'none (anyone may join)', doc: 'key file from `murmur keygen`: only agents holding the same key can connect' },
     { key: 'allow', name: 'allow', type: 'list', arg: 'CIDR', shown: 'any address', doc: 'CIDR block (repeatable; comma-separated in env) peers must be in; others are refused and never dialled' },

@@ -37,6 +37,8 @@ export interface AgentOptions extends MembershipSettings {
   /** Agents to join (HOST:PORT or multiaddr, peer id optional); retried with backoff. @default [] */
   join: string[]
   /** Find peers by mDNS on the LAN. @default true */
+  /** Membership datagrams over UDP on the listen port (see net/datagram.ts). */
+  udp: boolean
   mdns: boolean
   /** Where identity, generation, config and services are kept; without it the agent is ephemeral. */
   dataDir?: string
@@ -78,6 +80,7 @@ export const DEFAULTS: Omit<AgentOptions, 'node'> = {
   allow: [],
   gossipRate: 100,
   gossipBurst: 1000,
+  udp: true,
   mdns: true,
   antiEntropyMs: 3000,
   maxDriftMs: 60_000,
@@ -144,7 +147,11 @@ export function swimOptions (o: AgentOptions): SwimOptions {
     syncIntervalMs: o.syncIntervalMs,
     reconnectIntervalMs: o.reconnectIntervalMs,
     reapMs: o.reapMs,
-    maxMembers: o.maxMembers
+    maxMembers: o.maxMembers,
+    // Datagrams (net/datagram.ts) hold 1,452 bytes: the packet's own fields, two peer ids, a
+    // signature and the seal take about 300, so piggybacked broadcasts get the rest.
+    packetBudget: o.udp ? 1100 : SWIM_DEFAULTS.packetBudget,
+    streamFallback: o.udp
   }
 }
 

@@ -27,6 +27,12 @@ export interface SwimOptions {
   gossipNodes: number
   /** Bytes of broadcasts piggybacked on one probe or gossip message (one item always fits). @default 1400 */
   packetBudget: number
+  /**
+   * When the direct probe gets no ack, also ping the target over a stream while the indirect
+   * probes run: the transport sends membership as datagrams, and a network that drops those
+   * between two hosts must not make them take each other for dead. @default false
+   */
+  streamFallback: boolean
   /** Local health score ceiling (Lifeguard): timeouts stretch up to this factor. @default 8 */
   awarenessMax: number
   /**
@@ -66,6 +72,7 @@ export const SWIM_DEFAULTS: SwimOptions = {
   gossipIntervalMs: 200,
   gossipNodes: 3,
   packetBudget: 1400,
+  streamFallback: false,
   awarenessMax: 8,
   syncIntervalMs: 1000,
   stallMs: 2000,

@@ -16,7 +16,7 @@ export type VersionLine = [string, number, number, number]
 
 export type Packet =
   /** Probe; `to` is the peer id meant, so a restarted process at the same address does not answer for its predecessor. */
-  | { t: 'ping', s: number, to: string, b?: Uint8Array[] }
+  | { t: 'ping', s: number, to: string, b?: Uint8Array[], /** 1: answer over a stream (the fallback probe) */ r?: 1 }
   | { t: 'ack', s: number, b?: Uint8Array[] }
   /** Please probe `to` (at addresses `a`) for me. */
   | { t: 'preq', s: number, to: string, a: string[], b?: Uint8Array[] }

@@ -42,7 +42,8 @@ export interface SwimDeps {
 }
 
 export type Effect =
-  | { kind: 'send', to: string, addrs: readonly string[], packet: Packet }
+  /** `stream`: over a connection even where a datagram would do (the fallback probe). */
+  | { kind: 'send', to: string, addrs: readonly string[], packet: Packet, stream?: true }
   | { kind: 'transition', t: Transition }
   /** A member's record changed (services, health, metrics, addresses). */
   | { kind: 'record', id: string, before: Heartbeat | undefined, after: Heartbeat }
@@ -72,6 +73,8 @@ interface Probe {
   ackBy: number
   endAt: number
   indirect: boolean
+  /** A direct ping went over a stream too (SwimOptions.streamFallback). */
+  fallback?: boolean
   expectedNacks: number
   nacks: number
   /** Started by a connection-loss hint rather than the round-robin. */
@@ -363,7 +366,8 @@ export class Swim {
       case 'ping':
         // A ping meant for an earlier incarnation of this address (another peer id) is not ours.
         if (p.to !== this.selfId) break
-        out.push(this.reply(from, { t: 'ack', s: p.s }))
+        // The fallback ping came over a stream: its ack must too, datagrams may not get through.
+        out.push(this.reply(from, { t: 'ack', s: p.s }, p.r === 1))
         break
       case 'ack': {
         const relay = this.relays.get(p.s)
@@ -388,7 +392,8 @@ export class Swim {
         probe.nacks++
         // Every relay answered that it could not reach the target either: no need to wait for
         // the end of the interval (memberlist does; it has no refusals to go by).
-        if (probe.indirect && probe.nacks >= probe.expectedNacks) out.push(...this.probeFailed(probe, now))
+        // Every relay nacked: no need to wait out the interval, unless the fallback may still answer.
+        if (probe.indirect && !probe.fallback && probe.nacks >= probe.expectedNacks) out.push(...this.probeFailed(probe, now))
         break
       }
       case 'preq': {
@@ -481,7 +486,14 @@ export class Swim {
     const dial = relays.some(r => this.dialAllowance(r.rec.id) > 0) ? 2 * this.opts.probeIntervalMs : 0
     p.endAt = Math.max(p.endAt, now + this.awareness.scale(this.opts.probeTimeoutMs) + this.opts.probeTimeoutMs / 2 + dial)
     p.expectedNacks = relays.length
-    return relays.map(r => this.packetTo(r, { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
+    const out = relays.map(r => this.packetTo(r, { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
+    if (this.opts.streamFallback) {
+      // memberlist's TCP fallback: where datagrams are dropped between two hosts but
+      // connections pass, the target still answers, and is not taken for dead.
+      p.fallback = true
+      out.push({ kind: 'send', to: target.rec.id, addrs: target.rec.addrs, packet: { t: 'ping', s: p.seq, to: target.rec.id, r: 1 }, stream: true })
+    }
+    return out
   }
 
   private probeFailed (p: Probe, now: number): Effect[] {
@@ -758,8 +770,10 @@ export class Swim {
     return { kind: 'send', to: r.rec.id, addrs: r.rec.addrs, packet: this.piggyback(packet) }
   }
 
-  private reply (to: string, packet: Packet): Effect {
-    return { kind: 'send', to, addrs: this.rows.get(to)?.rec.addrs ?? [], packet: this.piggyback(packet) }
+  private reply (to: string, packet: Packet, stream = false): Effect {
+    const e: Effect = { kind: 'send', to, addrs: this.rows.get(to)?.rec.addrs ?? [], packet: this.piggyback(packet) }
+    if (stream) e.stream = true
+    return e
   }
 
   private piggyback (packet: Packet): Packet {

@@ -35,3 +35,12 @@ export function parseJoin (s: string): Multiaddr {
 export function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
+
+/** The TCP port of the first multiaddr that has one. */
+export function tcpPort (addrs: readonly string[]): number | undefined {
+  for (const a of addrs) {
+    const m = /\/tcp\/(\d+)/.exec(a)
+    if (m !== null) return Number(m[1])
+  }
+  return undefined
+}

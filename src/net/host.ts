@@ -80,6 +80,14 @@ const DECODE_LIMITS = {
   maxPeerInfos: 16
 }
 
+/** The libp2p addresses among a member's advertised ones (its UDP address is for datagrams). */
+function dialable (addrs: readonly string[]): Multiaddr[] {
+  return addrs.flatMap(a => {
+    if (a.includes('/udp/')) return []
+    try { return [multiaddr(a)] } catch { return [] }
+  })
+}
+
 /** The IP address of a multiaddr, if it has one. */
 function ipOf (ma: Multiaddr): string | undefined {
   return ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
@@ -218,7 +226,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Dial a known peer at the addresses it announced. */
   async dialPeer (peer: string, addrs: readonly string[], signal?: AbortSignal): Promise<void> {
     const id = peerIdFromString(peer)
-    const mas = addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+    const mas = dialable(addrs)
     if (mas.length > 0) await this.node.peerStore.merge(id, { multiaddrs: mas })
     await this.node.dial(id, { signal: signal ?? AbortSignal.timeout(5000) })
   }
@@ -239,7 +247,7 @@ export class Host extends EventEmitter<HostEvents> {
   async openMessages (peer: string, addrs: readonly string[], signal: AbortSignal): Promise<Stream> {
     const id = peerIdFromString(peer)
     if (!this.isConnected(peer)) {
-      const mas = addrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      const mas = dialable(addrs)
       if (mas.length > 0) await this.node.peerStore.merge(id, { multiaddrs: mas })
     }
     return await this.node.dialProtocol(id, topics(this.cluster).messages, { signal })

@@ -7,11 +7,15 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { MAX_MESSAGE_BYTES } from './codec.js'
+import type { DatagramSocket, UdpAddress } from './datagram.js'
 import type { Host } from './host.js'
 import type { Channel, Transport, TransportEvents } from './transport.js'
 
 /** Frame tag per channel. ONLY APPEND TO THIS LIST. */
 const CHANNELS: readonly Channel[] = ['swim', 'sync']
+
+/** Peers whose UDP address is remembered (the member table's default cap). */
+const MAX_UDP_PEERS = 10_000
 
 /** Frames waiting for a stream to open, per peer; beyond this the oldest are dropped (best effort). */
 const MAX_QUEUED = 256
@@ -30,12 +34,27 @@ export class Libp2pTransport implements Transport {
   private readonly out = new Map<string, Outbound>()
   private readonly handlers: Handlers = { message: new Set(), publication: new Set(), up: new Set(), down: new Set(), unreachable: new Set() }
   private stopped = false
+  /** UDP addresses peers advertised (their records' `/udp/` address), by peer id. */
+  private readonly udp = new Map<string, UdpAddress>()
 
-  constructor (private readonly host: Host) {}
+  /** `datagrams`: the bound UDP socket and the address this agent advertises for it. */
+  constructor (private readonly host: Host, private readonly datagrams?: { socket: DatagramSocket, advertise: UdpAddress }) {}
 
   get self (): string { return this.host.peerId }
 
-  addresses (): string[] { return this.host.addresses() }
+  addresses (): string[] {
+    const a = this.datagrams?.advertise
+    return a === undefined ? this.host.addresses() : [...this.host.addresses(), udpMultiaddr(a)]
+  }
+
+  /** A datagram arrived (see datagram.ts): deliver it like a framed message. */
+  receiveDatagram (channel: number, from: string, data: Uint8Array): void {
+    const c = CHANNELS[channel]
+    if (c === undefined || this.stopped) return
+    this.counters.framesIn++
+    this.counters.bytesIn += data.byteLength
+    for (const h of this.handlers.message) h(c, from, data)
+  }
 
   async start (): Promise<void> {
     this.host.on('message', (topic, from, data) => { for (const h of this.handlers.publication) h(topic, from, data) })
@@ -49,6 +68,7 @@ export class Libp2pTransport implements Transport {
 
   stop (): void {
     this.stopped = true
+    this.datagrams?.socket.close()
     for (const peer of [...this.out.keys()]) this.closeOutbound(peer)
   }
 
@@ -60,8 +80,16 @@ export class Libp2pTransport implements Transport {
     (this.handlers[event] as Set<TransportEvents[E]>).delete(handler)
   }
 
-  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = []): void {
+  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], stream = false): void {
     if (this.stopped || to === this.self) return
+    if (channel === 'swim' && !stream && this.datagrams !== undefined) {
+      const addr = this.udpAddress(to, addrs)
+      if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data)) {
+        this.counters.framesOut++
+        this.counters.bytesOut += data.byteLength
+        return
+      }
+    }
     const frame = new Uint8Array(data.byteLength + 1)
     frame[0] = CHANNELS.indexOf(channel)
     frame.set(data, 1)
@@ -75,8 +103,9 @@ export class Libp2pTransport implements Transport {
     if (!o.writing) this.flush(to, o, addrs).catch(() => {})
   }
 
+  /** Whether a message to `peer` needs no dial first: a connection is open, or it takes datagrams. */
   connected (peer: string): boolean {
-    return this.host.isConnected(peer)
+    return this.udp.has(peer) || this.host.isConnected(peer)
   }
 
   async dial (addr: string, signal?: AbortSignal): Promise<string> {
@@ -85,6 +114,19 @@ export class Libp2pTransport implements Transport {
 
   publish (topic: string, data: Uint8Array): void {
     this.host.publish(topic, data).catch(() => {})
+  }
+
+  private udpAddress (peer: string, addrs: readonly string[]): UdpAddress | undefined {
+    for (const a of addrs) {
+      const m = UDP_MULTIADDR.exec(a)
+      if (m === null) continue
+      const found = { host: m[2], port: Number(m[3]) }
+      // Bounded like the member table: ids of members long gone are dropped wholesale.
+      if (this.udp.size >= MAX_UDP_PEERS) this.udp.clear()
+      this.udp.set(peer, found)
+      return found
+    }
+    return this.udp.get(peer)
   }
 
   private async flush (peer: string, o: Outbound, addrs: readonly string[]): Promise<void> {
@@ -134,3 +176,10 @@ export class Libp2pTransport implements Transport {
   }
 }
 
+
+/** `/ip4/HOST/udp/PORT` or `/ip6/HOST/udp/PORT`: where an agent takes membership datagrams. */
+const UDP_MULTIADDR = /^\/(ip4|ip6)\/([^/]+)\/udp\/(\d{1,5})$/
+
+function udpMultiaddr (a: UdpAddress): string {
+  return `/${a.host.includes(':') ? 'ip6' : 'ip4'}/${a.host}/udp/${a.port}`
+}

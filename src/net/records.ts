@@ -42,9 +42,14 @@ export class Records implements RecordCodec {
   }
 
   sign (rec: Heartbeat): SignedRecord {
-    if (this.secret === undefined) throw new Error('this record codec cannot sign')
     const body = encode(rec)
-    return { body, sig: sign(null, body, this.secret) }
+    return { body, sig: this.signBytes(body) }
+  }
+
+  /** This agent's signature over any bytes (membership datagrams). */
+  signBytes (bytes: Uint8Array): Uint8Array {
+    if (this.secret === undefined) throw new Error('this record codec cannot sign')
+    return sign(null, bytes, this.secret)
   }
 
   private publicKey (id: string): KeyObject | null {

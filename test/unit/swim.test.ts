@@ -23,6 +23,8 @@ class Bench {
   now = 0
   readonly nodes = new Map<string, Swim>()
   readonly down = new Set<string>()
+  /** Nodes whose datagrams (sends without `stream`) are dropped both ways: UDP firewalled. */
+  readonly noDatagrams = new Set<string>()
   readonly transitions: Array<{ observer: string, id: string, from: string, to: string, at: number }> = []
   readonly notes: string[] = []
   /** Records of new members dropped at maxMembers, per observer. */
@@ -48,6 +50,7 @@ class Bench {
         this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
       }
       if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from)) continue
+      if (e.stream !== true && (this.noDatagrams.has(e.to) || this.noDatagrams.has(from))) continue
       const to = this.nodes.get(e.to)
       if (to === undefined) continue
       for (const out of to.handle(from, decode(encode(e.packet)), this.now)) queue.push([e.to, out])
@@ -71,9 +74,9 @@ class Bench {
   }
 }
 
-function cluster (n: number): Bench {
+function cluster (n: number, opts: Partial<SwimOptions> = {}): Bench {
   const b = new Bench()
-  for (let i = 0; i < n; i++) b.add(heartbeat(`n${i}`, { name: `node-${i}`, address: `10.0.0.${i}`, addrs: [`/ip4/10.0.0.${i}/tcp/7400`] }))
+  for (let i = 0; i < n; i++) b.add(heartbeat(`n${i}`, { name: `node-${i}`, address: `10.0.0.${i}`, addrs: [`/ip4/10.0.0.${i}/tcp/7400`] }), opts)
   for (let i = 1; i < n; i++) b.join(`n${i}`, 'n0')
   b.advance(5000)
   return b
@@ -157,6 +160,16 @@ describe('SWIM state machine', () => {
     const failed = b.transitions.find(t => t.id === 'n3' && t.to === 'failed')
     expect(suspected).toBeDefined()
     expect((failed?.at ?? 0) - (suspected?.at ?? 0)).toBeGreaterThanOrEqual(suspicionBounds(SWIM_DEFAULTS, 5).min - 50)
+  })
+
+  it('a member whose datagrams are dropped stays alive through the stream fallback probe, and only with it', () => {
+    for (const streamFallback of [true, false]) {
+      const b = cluster(4, { streamFallback })
+      b.noDatagrams.add('n1')
+      b.advance(60_000)
+      const seen = ['n0', 'n2', 'n3'].map(o => b.status(o, 'n1'))
+      expect(seen).toEqual(streamFallback ? ['alive', 'alive', 'alive'] : ['failed', 'failed', 'failed'])
+    }
   })
 
   it('force-leave: a failed member becomes left everywhere; a live one is untouched; a return refutes it', () => {

@@ -1,0 +1,190 @@
+// Membership packets as UDP datagrams, the way hashicorp/memberlist sends them. Over libp2p every
+// probe and ack took a yamux frame inside a Noise frame on a TCP connection that had to be
+// dialled and upgraded first: measured on idle and joining agents (issue 10), that stack was
+// most of an agent's CPU, and probing round-robin made every agent dial every other one. A
+// datagram costs one sendto and needs no connection.
+//
+// What libp2p gave, a datagram keeps:
+// - the sender's identity: every datagram is signed with the sender's Ed25519 peer key and
+//   names its recipient, so it cannot be forged, nor replayed to another agent;
+// - the cluster key: with one, the datagram is sealed with AES-256-GCM under a key derived
+//   from it, so a host without the key can neither read membership nor inject any;
+// - --allow: datagrams from other addresses are dropped.
+// Replays to the same agent are harmless: packets carry sequence numbers and versioned records.
+//
+// Wire: [1][channel][from length][from][to length][to][payload][Ed25519 signature, 64 bytes],
+// then with a cluster key: [nonce, 12][ciphertext][tag, 16].
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { createSocket, type Socket } from 'node:dgram'
+import { isIPv6 } from 'node:net'
+import type { AddressCheck } from './allow.js'
+
+const VERSION = 1
+const SIG_BYTES = 64
+const NONCE_BYTES = 12
+const TAG_BYTES = 16
+
+/**
+ * The largest datagram sent: an Ethernet MTU less the IPv6 and UDP headers, so nothing is
+ * fragmented on a LAN. Bigger messages (push-pull of the full state) take the stream.
+ */
+export const MAX_DATAGRAM_BYTES = 1452
+
+export interface DatagramCrypto {
+  /** Sign with this agent's peer key. */
+  sign: (bytes: Uint8Array) => Uint8Array
+  /** Check a signature by `peer` (its public key is in its peer id). */
+  verify: (peer: string, bytes: Uint8Array, sig: Uint8Array) => boolean
+}
+
+export interface DatagramOptions {
+  self: string
+  crypto: DatagramCrypto
+  /** The cluster key's bytes (the swarm key file): seal every datagram with a key derived from it. */
+  psk?: Uint8Array
+  allow?: AddressCheck
+  /** A datagram was dropped: from an address outside --allow, or malformed, unsealable, unsigned. */
+  refused?: (why: 'denied' | 'bad', from: string) => void
+}
+
+export type DatagramHandler = (channel: number, from: string, payload: Uint8Array) => void
+
+export interface UdpAddress { host: string, port: number }
+
+export class DatagramSocket {
+  readonly counters = { out: 0, in: 0, bytesOut: 0, bytesIn: 0 }
+  private socket: Socket | undefined
+  private readonly key: Buffer | undefined
+  private readonly selfBytes: Buffer
+  private bound: UdpAddress | undefined
+  /** GCM nonces: a random prefix per process and a counter, so no two datagrams share one. */
+  private noncePrefix = randomBytes(NONCE_BYTES - 4)
+  private nonceCount = 0
+
+  private onMessage: DatagramHandler = () => {}
+
+  constructor (private readonly opts: DatagramOptions) {
+    this.selfBytes = Buffer.from(opts.self, 'utf8')
+    this.key = opts.psk === undefined ? undefined : Buffer.from(hkdfSync('sha256', opts.psk, Buffer.alloc(0), 'murmur membership datagrams v1', 32))
+  }
+
+  /** Bind host:port; resolves to false (and stays unbound) when the port cannot be had. */
+  async bind (host: string, port: number): Promise<boolean> {
+    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false })
+    const ok = await new Promise<boolean>(resolve => {
+      socket.once('error', () => resolve(false))
+      socket.bind(port, host, () => resolve(true))
+    })
+    if (!ok) {
+      socket.close()
+      return false
+    }
+    socket.on('error', () => {})
+    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo.address))
+    this.socket = socket
+    this.bound = { host, port: socket.address().port }
+    return true
+  }
+
+  get address (): UdpAddress | undefined { return this.bound }
+
+  /** Where verified datagrams go (those that arrive before this is called are dropped). */
+  listen (handler: DatagramHandler): void {
+    this.onMessage = handler
+  }
+
+  close (): void {
+    this.socket?.close()
+    this.socket = undefined
+  }
+
+  /** Send `payload` to `to` at `addr`; false when it does not fit in one datagram (or unbound). */
+  send (to: string, addr: UdpAddress, channel: number, payload: Uint8Array): boolean {
+    if (this.socket === undefined) return false
+    const toBytes = Buffer.from(to, 'utf8')
+    const head = 4 + this.selfBytes.length + toBytes.length
+    const size = head + payload.byteLength + SIG_BYTES + (this.key === undefined ? 0 : NONCE_BYTES + TAG_BYTES)
+    if (size > MAX_DATAGRAM_BYTES || this.selfBytes.length > 255 || toBytes.length > 255) return false
+    const plain = Buffer.allocUnsafe(head + payload.byteLength + SIG_BYTES)
+    plain[0] = VERSION
+    plain[1] = channel
+    plain[2] = this.selfBytes.length
+    this.selfBytes.copy(plain, 3)
+    plain[3 + this.selfBytes.length] = toBytes.length
+    toBytes.copy(plain, 4 + this.selfBytes.length)
+    plain.set(payload, head)
+    const signed = plain.subarray(0, head + payload.byteLength)
+    plain.set(this.opts.crypto.sign(signed), signed.length)
+    const wire = this.key === undefined ? plain : seal(this.key, this.nonce(), plain)
+    this.socket.send(wire, addr.port, addr.host)
+    this.counters.out++
+    this.counters.bytesOut += wire.length
+    return true
+  }
+
+  private nonce (): Buffer {
+    if (this.nonceCount === 0xffffffff) {
+      this.noncePrefix = randomBytes(NONCE_BYTES - 4)
+      this.nonceCount = 0
+    }
+    const n = Buffer.allocUnsafe(NONCE_BYTES)
+    this.noncePrefix.copy(n)
+    n.writeUInt32BE(this.nonceCount++, NONCE_BYTES - 4)
+    return n
+  }
+
+  private receive (msg: Buffer, from: string): void {
+    if (this.opts.allow !== undefined && !this.opts.allow(from)) {
+      this.opts.refused?.('denied', from)
+      return
+    }
+    const plain = this.key === undefined ? msg : open(this.key, msg)
+    const parsed = plain === undefined ? undefined : parse(plain)
+    if (parsed === undefined || parsed.to !== this.opts.self || !this.opts.crypto.verify(parsed.from, parsed.signed, parsed.sig)) {
+      this.opts.refused?.('bad', from)
+      return
+    }
+    this.counters.in++
+    this.counters.bytesIn += msg.length
+    this.onMessage(parsed.channel, parsed.from, parsed.payload)
+  }
+}
+
+interface Parsed { channel: number, from: string, to: string, payload: Uint8Array, signed: Uint8Array, sig: Uint8Array }
+
+function parse (b: Buffer): Parsed | undefined {
+  if (b.length < 4 + SIG_BYTES || b[0] !== VERSION) return undefined
+  const fromEnd = 3 + b[2]
+  if (fromEnd + 1 > b.length) return undefined
+  const toEnd = fromEnd + 1 + b[fromEnd]
+  const sigAt = b.length - SIG_BYTES
+  if (toEnd > sigAt || b[2] === 0) return undefined
+  return {
+    channel: b[1],
+    from: b.toString('utf8', 3, fromEnd),
+    to: b.toString('utf8', fromEnd + 1, toEnd),
+    payload: b.subarray(toEnd, sigAt),
+    signed: b.subarray(0, sigAt),
+    sig: b.subarray(sigAt)
+  }
+}
+
+function seal (key: Buffer, nonce: Buffer, plain: Buffer): Buffer {
+  const c = createCipheriv('aes-256-gcm', key, nonce)
+  const body = c.update(plain)
+  c.final()
+  return Buffer.concat([nonce, body, c.getAuthTag()])
+}
+
+function open (key: Buffer, wire: Buffer): Buffer | undefined {
+  if (wire.length < NONCE_BYTES + TAG_BYTES) return undefined
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, wire.subarray(0, NONCE_BYTES))
+    d.setAuthTag(wire.subarray(wire.length - TAG_BYTES))
+    const body = d.update(wire.subarray(NONCE_BYTES, wire.length - TAG_BYTES))
+    d.final()
+    return body
+  } catch {
+    return undefined
+  }
+}

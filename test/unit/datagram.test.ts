@@ -1,0 +1,108 @@
+// Membership datagrams on real UDP sockets on 127.0.0.1: what arrives is exactly what its
+// signer sent to this agent; anything forged, tampered with, sealed with another cluster key,
+// meant for another agent or from outside --allow is dropped and reported.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createSocket } from 'node:dgram'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DatagramSocket, MAX_DATAGRAM_BYTES, type DatagramOptions } from '../../src/net/datagram.js'
+import { Records, signingKey } from '../../src/net/records.js'
+
+interface Peer { id: string, socket: DatagramSocket, got: Array<[number, string, string]>, refused: string[] }
+
+const open: DatagramSocket[] = []
+afterEach(() => { for (const s of open.splice(0)) s.close() })
+
+async function peer (extra: Partial<DatagramOptions> = {}): Promise<Peer> {
+  const key = await generateKeyPair('Ed25519')
+  const id = peerIdFromPrivateKey(key).toString()
+  const records = new Records(signingKey(key))
+  const refused: string[] = []
+  const socket = new DatagramSocket({
+    self: id,
+    crypto: { sign: b => records.signBytes(b), verify: (p, b, s) => new Records().verify(p, b, s) },
+    refused: why => refused.push(why),
+    ...extra
+  })
+  expect(await socket.bind('127.0.0.1', 0)).toBe(true)
+  open.push(socket)
+  const got: Array<[number, string, string]> = []
+  socket.listen((channel, from, payload) => got.push([channel, from, Buffer.from(payload).toString()]))
+  return { id, socket, got, refused }
+}
+
+const until = async (f: () => boolean): Promise<void> => {
+  const deadline = Date.now() + 10_000
+  while (!f()) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+const addr = (p: Peer): { host: string, port: number } => p.socket.address as { host: string, port: number }
+
+describe('membership datagrams', () => {
+  it('delivers what the sender signed, with its id and channel', async () => {
+    const [a, b] = [await peer(), await peer()]
+    expect(a.socket.send(b.id, addr(b), 0, Buffer.from('ping'))).toBe(true)
+    await until(() => b.got.length === 1)
+    expect(b.got[0]).toEqual([0, a.id, 'ping'])
+  })
+
+  it('drops a datagram meant for another agent, or tampered with', async () => {
+    const [a, b, c] = [await peer(), await peer(), await peer()]
+    // Sent to c's id at b's address: a replay or a stale address.
+    a.socket.send(c.id, addr(b), 0, Buffer.from('x'))
+    await until(() => b.refused.length === 1)
+    // A copy with one payload byte flipped: the signature no longer matches.
+    const raw = createSocket('udp4')
+    const tap = createSocket('udp4')
+    await new Promise<void>(resolve => tap.bind(0, '127.0.0.1', resolve))
+    const captured = new Promise<Buffer>(resolve => tap.once('message', m => resolve(m)))
+    a.socket.send(b.id, { host: '127.0.0.1', port: (tap.address()).port }, 0, Buffer.from('hello'))
+    const bytes = Buffer.from(await captured)
+    bytes[bytes.length - 70] ^= 1
+    raw.send(bytes, addr(b).port, '127.0.0.1')
+    await until(() => b.refused.length === 2)
+    raw.send(Buffer.from('garbage'), addr(b).port, '127.0.0.1')
+    await until(() => b.refused.length === 3)
+    raw.close(); tap.close()
+    expect(b.got).toEqual([])
+    expect(b.refused).toEqual(['bad', 'bad', 'bad'])
+  })
+
+  it('with a cluster key: sealed, and unreadable for an agent with another key or none', async () => {
+    const psk = Buffer.from('k'.repeat(64))
+    const [a, b, other, none] = [await peer({ psk }), await peer({ psk }), await peer({ psk: Buffer.from('z'.repeat(64)) }), await peer()]
+    a.socket.send(b.id, addr(b), 1, Buffer.from('secret'))
+    await until(() => b.got.length === 1)
+    expect(b.got[0]).toEqual([1, a.id, 'secret'])
+    a.socket.send(other.id, addr(other), 1, Buffer.from('secret'))
+    a.socket.send(none.id, addr(none), 1, Buffer.from('secret'))
+    none.socket.send(b.id, addr(b), 1, Buffer.from('unsealed'))
+    await until(() => other.refused.length === 1 && none.refused.length === 1 && b.refused.length === 1)
+    expect([other.got, none.got, b.got.length]).toEqual([[], [], 1])
+  })
+
+  it('drops datagrams from addresses outside --allow', async () => {
+    const a = await peer()
+    const b = await peer({ allow: ip => ip !== '127.0.0.1' })
+    a.socket.send(b.id, addr(b), 0, Buffer.from('x'))
+    await until(() => b.refused.length === 1)
+    expect(b.refused).toEqual(['denied'])
+    expect(b.got).toEqual([])
+  })
+
+  it('refuses to send what does not fit in one datagram (the caller uses a stream)', async () => {
+    const [a, b] = [await peer(), await peer()]
+    expect(a.socket.send(b.id, addr(b), 0, new Uint8Array(MAX_DATAGRAM_BYTES))).toBe(false)
+    expect(a.socket.send(b.id, addr(b), 0, new Uint8Array(1000))).toBe(true)
+    await until(() => b.got.length === 1)
+  })
+
+  it('reports a port it cannot bind instead of throwing', async () => {
+    const a = await peer()
+    const again = new DatagramSocket({ self: 'x', crypto: { sign: () => new Uint8Array(64), verify: () => false } })
+    expect(await again.bind('127.0.0.1', addr(a).port)).toBe(false)
+  })
+})
