@@ -9,6 +9,7 @@ COPY tsconfig.json ./
 COPY packages/client/tsconfig.json packages/client/
 COPY src ./src
 COPY bin ./bin
+COPY scripts/bundle.mjs ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

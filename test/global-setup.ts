@@ -1,11 +1,11 @@
-// Integration tests run bin/murmur, which runs dist/: compile once before any test file.
+// Integration tests run bin/murmur, which runs dist/: compile and bundle once before any test
+// file, as `npm run build` does (a stale bundle would otherwise run instead of the new code).
 import { execFileSync } from 'node:child_process'
-import { cpSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { bundle } from '../scripts/bundle.mjs'
 
-export default function setup (): void {
+export default async function setup (): Promise<void> {
   const root = fileURLToPath(new URL('..', import.meta.url))
   execFileSync(process.execPath, [fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)), '-p', '.'], { cwd: root, stdio: 'inherit' })
-  // What `npm run build` adds to tsc: the web view's static files beside its compiled module.
-  cpSync(new URL('../src/http/ui/static', import.meta.url), new URL('../dist/http/ui/static', import.meta.url), { recursive: true })
+  await bundle()
 }

@@ -2,7 +2,7 @@
 // when the serf binary is there, Serf on the same hosts (one after the other, never together),
 // and stops every process and removes its lab before it returns, also when it fails.
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
@@ -508,24 +508,35 @@ export async function sidecar (ctx: Ctx): Promise<Row[]> {
           const murmurUrl = `http://${a.http}${path}`
           const bareUrl = `http://127.0.0.1:${port}${path}`
           if (ctx.profile.name === 'full') { await cannon(murmurUrl, 1000, a.proc.pid); await cannon(bareUrl, 1000, bare.pid) }
-          // Alternating rounds (murmur, bare, murmur, ...) of at most 2 s: load from elsewhere on
-          // a shared machine then hits both alike, and the ratio is the median of the rounds'.
-          const rounds = Math.max(1, Math.min(5, Math.floor(ctx.profile.sidecarMs / 1000)))
+          // Rounds of 1 s, each a murmur run next to a bare run with the same autocannon
+          // settings, in alternating order (murmur first, then bare first, ...): load from
+          // elsewhere on a shared machine then hits both alike, a trend favours neither, and the
+          // ratio is the median of the rounds' ratios (ten in a full run: one odd round moves it little).
+          const rounds = Math.max(1, Math.min(10, Math.floor(ctx.profile.sidecarMs / 1000)))
           const ms: Array<Awaited<ReturnType<typeof cannon>>> = []
           const bs: typeof ms = []
           for (let r = 0; r < rounds; r++) {
-            ms.push(await cannon(murmurUrl, ctx.profile.sidecarMs / rounds, a.proc.pid))
-            bs.push(await cannon(bareUrl, ctx.profile.sidecarMs / rounds, bare.pid))
+            const one = ctx.profile.sidecarMs / rounds
+            if (r % 2 === 0) {
+              ms.push(await cannon(murmurUrl, one, a.proc.pid))
+              bs.push(await cannon(bareUrl, one, bare.pid))
+            } else {
+              bs.push(await cannon(bareUrl, one, bare.pid))
+              ms.push(await cannon(murmurUrl, one, a.proc.pid))
+            }
           }
           const m = { rps: median(ms.map(x => x.rps)), p99: median(ms.map(x => x.p99)), errors: ms.reduce((n, x) => n + x.errors, 0), cpuUs: median(ms.map(x => x.cpuUs)) }
           const b = { rps: median(bs.map(x => x.rps)), p99: median(bs.map(x => x.p99)), cpuUs: median(bs.map(x => x.cpuUs)) }
           const ratio = median(ms.map((x, i) => x.rps / bs[i].rps))
-          ctx.log(`sidecar ${label}: murmur ${m.rps.toFixed(0)} req/s p99 ${m.p99} ms ${m.cpuUs.toFixed(0)} µs CPU/req; bare ${b.rps.toFixed(0)} req/s p99 ${b.p99} ms ${b.cpuUs.toFixed(0)} µs CPU/req; req/s ratio ${ratio.toFixed(2)} (rounds ${ms.map((x, i) => (x.rps / bs[i].rps).toFixed(2)).join(' ')}), CPU bare/murmur ${(b.cpuUs / m.cpuUs).toFixed(2)}`)
+          // Where the server is the bottleneck, its throughput share is bare's CPU per request
+          // over murmur's: the figure least moved by others' load.
+          const cpuShares = ms.map((x, i) => bs[i].cpuUs / x.cpuUs)
+          ctx.log(`sidecar ${label}: murmur ${m.rps.toFixed(0)} req/s p99 ${m.p99} ms ${m.cpuUs.toFixed(0)} µs CPU/req; bare ${b.rps.toFixed(0)} req/s p99 ${b.p99} ms ${b.cpuUs.toFixed(0)} µs CPU/req; req/s ratio ${ratio.toFixed(2)} (rounds ${ms.map((x, i) => (x.rps / bs[i].rps).toFixed(2)).join(' ')}), CPU bare/murmur ${median(cpuShares).toFixed(2)} (rounds ${cpuShares.map(x => x.toFixed(2)).join(' ')}); load ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
           const secs = ctx.profile.sidecarMs / 1000
           rows.push(
-            { scenario: `sidecar ${label}`, n: 1, metric: 'req/s', murmur: m.rps, serf: null, ratio, unit: 'req/s', note: `autocannon 10 connections, ${rounds} alternating rounds of ${secs / rounds} s on 127.0.0.1; ratio = median over rounds of murmur / bare node:http (${b.rps.toFixed(0)} req/s, same ${body.length} B body)${m.errors > 0 ? `; ${m.errors} errors` : ''}` },
+            { scenario: `sidecar ${label}`, n: 1, metric: 'req/s', murmur: m.rps, serf: null, ratio, unit: 'req/s', note: `autocannon 10 connections, pipelining 1, for both; ${rounds} rounds of ${secs / rounds} s each (murmur and bare back to back, order alternating) on 127.0.0.1; ratio = median over rounds of murmur / bare node:http (${b.rps.toFixed(0)} req/s, same ${body.length} B body)${m.errors > 0 ? `; ${m.errors} errors` : ''}` },
             { scenario: `sidecar ${label}`, n: 1, metric: 'p99', murmur: m.p99, serf: null, ratio: b.p99 > 0 ? m.p99 / b.p99 : null, unit: 'ms', note: `bare node:http p99 ${b.p99} ms` },
-            { scenario: `sidecar ${label}`, n: 1, metric: 'CPU/req', murmur: m.cpuUs, serf: null, ratio: m.cpuUs / b.cpuUs, unit: 'µs', note: `server process CPU time per request (median of rounds); bare node:http ${b.cpuUs.toFixed(0)} µs; 1 / ratio is the throughput share where the server is the bottleneck` })
+            { scenario: `sidecar ${label}`, n: 1, metric: 'CPU/req', murmur: m.cpuUs, serf: null, ratio: 1 / median(cpuShares), unit: 'µs', note: `server process CPU time per request (median of rounds); bare node:http ${b.cpuUs.toFixed(0)} µs; ratio = 1 / median over rounds of bare/murmur CPU per request, the throughput share where the server is the bottleneck` })
         } finally { await bare.stop() }
       }
     })

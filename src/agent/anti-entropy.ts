@@ -33,6 +33,14 @@ const EXCHANGE_MS = 30_000
 const MAX_EARLY = 64
 
 /**
+ * Rounds that find the maps equal stretch the period up to this multiple of `intervalMs`
+ * (3 s to 9 s by default). A write here, a delta received, or a round that finds a difference
+ * brings it back at once: an idle cluster pays a round per agent every 9 s, a changing one
+ * still repairs lost deltas within a few seconds.
+ */
+const BACKOFF_MAX = 3
+
+/**
  * An exchange with one peer: the buckets named by its recent `cdif`s (sent or received), which
  * admit its entries until `until`; `early` holds its entries that arrived before the `cdif` we
  * await from it.
@@ -78,6 +86,10 @@ export interface AntiEntropyDeps {
 export class AntiEntropy {
   readonly counters = { syncs: 0, configRejected: 0, gossipDropped: 0, garbage: 0 }
   private timer: Timer | undefined
+  /** When the armed timer fires (clock time). */
+  private dueAt = 0
+  /** The period's current multiple of intervalMs (see BACKOFF_MAX). */
+  private factor = 1
   private stopped = false
   /** Per peer, the exchanges in progress (see Exchange). */
   private readonly exchanges = new Map<string, Exchange>()
@@ -100,6 +112,7 @@ export class AntiEntropy {
   /** Publish local writes at once; anti-entropy carries them too if this is lost. */
   publish (entries: readonly Entry[]): void {
     this.deps.transport.publish(this.deps.topic, encodeConfigMessage(entries))
+    this.quicken()
   }
 
   /** Start a round with `peer` now (a new connection, a member back from failed). */
@@ -110,13 +123,26 @@ export class AntiEntropy {
     this.send(peer, { t: 'cdig', h: new Uint8Array(h.buffer, h.byteOffset, h.byteLength) }, addrs)
   }
 
-  private loop (): void {
+  private loop (factor = this.factor): void {
     if (this.stopped) return
-    this.timer = this.deps.clock.timer(this.intervalMs * (0.8 + 0.4 * this.deps.rng()), () => {
+    const delay = factor * this.intervalMs * (0.8 + 0.4 * this.deps.rng())
+    this.dueAt = this.deps.clock.now() + delay
+    this.timer = this.deps.clock.timer(delay, () => {
       const peer = this.deps.randomPeer()
       if (peer !== undefined) this.syncWith(peer[0], peer[1])
+      // Slower next time, unless this round (or a change) finds a difference.
+      this.factor = Math.min(BACKOFF_MAX, this.factor * 2)
       this.loop()
     })
+  }
+
+  /** Config changed or differs somewhere: rounds at the base period again, the next one soon. */
+  private quicken (): void {
+    if (this.factor === 1 || this.stopped) return
+    this.factor = 1
+    if (this.dueAt - this.deps.clock.now() <= this.intervalMs) return
+    this.timer?.cancel()
+    this.loop(1)
   }
 
   private send (to: string, msg: Record<string, unknown>, addrs?: readonly string[]): void {
@@ -150,12 +176,14 @@ export class AntiEntropy {
       if (differ.size > 0) {
         const x = this.exchange(from)
         for (const b of differ) x.buckets.add(b)
+        this.quicken()
       }
       this.sendEntries(from, { t: 'cdif', k: [...differ] }, differ.size > 0 ? map.inBuckets(differ) : [])
       this.counters.syncs++
       this.deps.synced?.(from, 0)
     } else if (m.t === 'cdif' && Array.isArray(m.k)) {
       const k = new Set(m.k.filter((b): b is number => Number.isInteger(b) && b >= 0 && b < BUCKETS))
+      if (k.size > 0) this.quicken()
       const x = this.exchange(from)
       for (const b of k) x.buckets.add(b)
       const early = x.early ?? []
@@ -216,6 +244,7 @@ export class AntiEntropy {
     if (msg?.t !== 'cfg') { this.counters.gossipDropped++; return }
     this.counters.configRejected += msg.rejected
     this.applyRemote(msg.entries, from)
+    this.quicken()
   }
 
   private applyRemote (entries: Entry[], from: string): void {

@@ -13,6 +13,8 @@ interface Target { addr: Multiaddr, peer?: string, nextTry: number, backoffMs: n
 const FIRST_BACKOFF_MS = 1000
 const MAX_BACKOFF_MS = 30_000
 const FAST_TRY_MS = 30_000
+/** Period of the check for a target due for a dial: a timer that wakes an idle agent. */
+const CHECK_MS = 500
 
 export class Joiner {
   private readonly targets: Target[]
@@ -27,7 +29,8 @@ export class Joiner {
     if (this.targets.length === 0) return
     this.host.on('disconnect', this.onDisconnect)
     this.check()
-    this.timer = setInterval(() => this.check(), 250)
+    // Retries are a second or more apart (the backoff); a lost connection is redialled at once.
+    this.timer = setInterval(() => this.check(), CHECK_MS)
   }
 
   stop (): void {
@@ -37,7 +40,9 @@ export class Joiner {
   }
 
   private readonly onDisconnect = (peer: string): void => {
-    for (const t of this.targets) if (t.peer === peer) { t.nextTry = 0; t.backoffMs = FIRST_BACKOFF_MS }
+    let lost = false
+    for (const t of this.targets) if (t.peer === peer) { t.nextTry = 0; t.backoffMs = FIRST_BACKOFF_MS; lost = true }
+    if (lost) setImmediate(() => { if (!this.abort.signal.aborted) this.check() })
   }
 
   private check (): void {

@@ -1,7 +1,8 @@
 // Load metrics carried in this agent's member record, off the hot path: sampled every 5 s,
-// rounded, and published (a new record version, gossiped to all) only when a value moved by
-// more than 10 % or 30 s passed with some change. Per-second metrics in gossip cost every
-// member O(N) work per second; ScyllaDB moved to this rule after they broke a 50-node cluster.
+// rounded, and published (a new record version, which every member pulls by digest sync) only
+// when a value moved by more than 10 % and more than its rounding step, or 30 s passed with
+// some change. Per-second metrics in gossip cost every member O(N) work per second; ScyllaDB
+// moved to this rule after they broke a 50-node cluster.
 import { freemem, loadavg, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Metrics } from '../core/heartbeat.js'
@@ -12,16 +13,16 @@ const MOVED = 0.1
 const MiB = 2 ** 20
 
 /**
- * The 10 % rule is relative to at least these values, so idle noise is not news: a change of
- * less than 0.1 of a core, 0.2 of load, 8 MiB of RSS, 32 MiB of free memory or 100 ms of
- * event-loop delay waits for the
- * 30 s refresh.
+ * The 10 % rule also needs at least this absolute move, each no less than the value's rounding
+ * step, so idle noise is not news however large in per cent (load 0.3 -> 0.6, RSS breathing
+ * with the GC): a move of less than 0.1 of a core, 0.5 of load, 16 MiB of RSS, 256 MiB of free
+ * memory or 100 ms of event-loop delay waits for the 30 s refresh.
  */
-const FLOORS: Partial<Record<keyof Metrics, number>> = { cpu: 1, load1: 2, rss: 80 * MiB, memFree: 320 * MiB, loopDelayMs: 1000 }
+const MIN_MOVE = { cpu: 0.1, rss: 16 * MiB, memFree: 256 * MiB, load1: 0.5, loopDelayMs: 100 } as const
 
 export function roundMetrics (m: Metrics): Metrics {
   // Coarse on purpose: an idle agent's values then stay equal from one sample to the next,
-  // and the 30 s refresh has nothing to send (each new version is gossiped to every member).
+  // and the 30 s refresh has nothing to send (each new version is pulled by every member).
   return {
     cpu: Math.round(m.cpu * 20) / 20,
     rss: Math.round(m.rss / (16 * MiB)) * 16 * MiB,
@@ -39,12 +40,16 @@ function level (m: Metrics): string {
   return JSON.stringify([m.cpu, m.rss, m.memFree, m.load1, m.loopDelayMs])
 }
 
-/** True when some value moved by more than 10 % (above its noise floor). */
+/**
+ * True when some value moved by more than 10 % and by at least its MIN_MOVE. Compared on raw
+ * readings (`a`: the sample last published), not rounded ones: a value hovering at a rounding
+ * boundary would otherwise flip between two steps and be news at every flip.
+ */
 export function movedMuch (a: Metrics, b: Metrics): boolean {
-  for (const [k, floor] of Object.entries(FLOORS) as Array<[keyof Metrics, number]>) {
+  for (const [k, min] of Object.entries(MIN_MOVE) as Array<[keyof typeof MIN_MOVE, number]>) {
     const x = a[k] ?? 0
     const y = b[k] ?? 0
-    if (Math.abs(x - y) > MOVED * Math.max(Math.abs(x), floor)) return true
+    if (Math.abs(x - y) > Math.max(MOVED * Math.abs(x), min)) return true
   }
   return false
 }
@@ -54,18 +59,23 @@ export class LoadReporter {
   private lastAt = performance.now()
   /** Last readings that succeeded: reused when a read fails. */
   private last = { rss: 0, memFree: 0, memTotal: 0 }
-  private published: Metrics = LoadReporter.initial()
+  /** The raw sample behind `published`, what the next samples are compared with. */
+  private publishedRaw: Metrics = firstReadings()
+  private published: Metrics = roundMetrics(this.publishedRaw)
   private publishedAt = 0
   private timer: NodeJS.Timeout | undefined
   private netTx = 0
   private netRx = 0
-  // A starved event loop is the first sign of an overloaded agent (and host).
-  private readonly loop = monitorEventLoopDelay({ resolution: 100 })
+  // A starved event loop is the first sign of an overloaded agent (and host). Sampled twice a
+  // second: each sample wakes the process (at 100 ms these were half of an idle agent's
+  // wake-ups, and in a VM a wake-up's syscalls cost more than the work it does). A loop that
+  // is starved for good is late at every sample all the same.
+  private readonly loop = monitorEventLoopDelay({ resolution: 500 })
 
   constructor (private readonly publish: () => void) {}
 
   static initial (): Metrics {
-    return roundMetrics({ cpu: 0, rss: process.memoryUsage.rss(), memFree: freemem(), memTotal: totalmem(), load1: loadavg()[0], netTx: 0, netRx: 0 })
+    return roundMetrics(firstReadings())
   }
 
   start (): void {
@@ -87,11 +97,13 @@ export class LoadReporter {
   }
 
   private check (): void {
-    const m = this.sample()
+    const raw = this.sample()
+    const m = roundMetrics(raw)
     const now = performance.now()
     const changed = level(m) !== level(this.published)
-    if (movedMuch(this.published, m) || (changed && now - this.publishedAt >= REFRESH_MS)) {
+    if (movedMuch(this.publishedRaw, raw) || (changed && now - this.publishedAt >= REFRESH_MS)) {
       this.published = m
+      this.publishedRaw = raw
       this.publishedAt = now
       this.publish()
     }
@@ -112,7 +124,7 @@ export class LoadReporter {
       memFree: orLast(freemem, this.last.memFree),
       memTotal: orLast(totalmem, this.last.memTotal)
     }
-    return roundMetrics({ cpu: share, ...this.last, load1: orLast(() => loadavg()[0], 0), netTx: this.netTx, netRx: this.netRx, loopDelayMs: this.loopDelay() })
+    return { cpu: share, ...this.last, load1: orLast(() => loadavg()[0], 0), netTx: this.netTx, netRx: this.netRx, loopDelayMs: this.loopDelay() }
   }
 
   private loopDelay (): number {
@@ -120,6 +132,11 @@ export class LoadReporter {
     this.loop.reset()
     return Math.round(p99 * 10) / 10
   }
+}
+
+/** Readings at start-up (no CPU share measured yet). */
+function firstReadings (): Metrics {
+  return { cpu: 0, rss: process.memoryUsage.rss(), memFree: freemem(), memTotal: totalmem(), load1: loadavg()[0], netTx: 0, netRx: 0 }
 }
 
 function orLast (read: () => number, last: number): number {

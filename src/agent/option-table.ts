@@ -63,14 +63,14 @@ const rows: Array<[OptionGroup, Row[]]> = [
     { key: 'suspicionMaxMult', name: 'suspicion-max-mult', type: 'number', arg: 'X', shown: '5', doc: 'timeout ceiling (× floor) while nobody confirms the suspicion' },
     { key: 'retransmitMult', name: 'retransmit-mult', type: 'number', arg: 'X', shown: '4', doc: 'each change is piggybacked mult × ceil(log10(N + 1)) times' },
     { key: 'gossipIntervalMs', name: 'gossip-interval-ms', type: 'number', arg: 'MS', shown: '200', doc: 'pending changes go to 3 random members this often (nothing when idle)' },
-    { key: 'syncIntervalMs', name: 'sync-interval-ms', type: 'number', arg: 'MS', shown: '1000', doc: 'membership digest exchange with one random member' },
+    { key: 'syncIntervalMs', name: 'sync-interval-ms', type: 'number', arg: 'MS', shown: '1000', doc: 'membership digest exchange with one random member; doubles up to 8x while rounds find nothing, back at any change' },
     { key: 'reconnectIntervalMs', name: 'reconnect-interval-ms', type: 'number', arg: 'MS', shown: '10000', doc: 'push-pull with one random failed member, in case it is back' },
     { key: 'reapMs', name: 'reap-ms', type: 'number', arg: 'MS', shown: '3600000', doc: 'failed/left members are forgotten after this' },
     { key: 'maxMembers', name: 'max-members', type: 'number', arg: 'N', shown: '10000', doc: 'members listed at most (failed and left included); records of new members beyond are dropped and counted (`murmur_members_dropped_total`)' },
     { key: 'leaveWaitMs', name: 'leave-wait-ms', type: 'number', arg: 'MS', shown: '500', doc: 'how long a graceful leave waits for its announcement to spread before the agent exits' }
   ]],
   ['config', [
-    { key: 'antiEntropyMs', name: 'anti-entropy-ms', type: 'number', arg: 'MS', shown: '3000', doc: 'period (±20 %) of the digest exchange with a random peer' },
+    { key: 'antiEntropyMs', name: 'anti-entropy-ms', type: 'number', arg: 'MS', shown: '3000', doc: 'period (±20 %) of the digest exchange with a random peer; up to 3x while rounds find the maps equal, back at any change' },
     { key: 'tombstoneTtlMs', name: 'tombstone-ttl-ms', type: 'number', arg: 'MS', shown: '86400000', doc: 'deleted keys are remembered this long (see "Deletes")' },
     { key: 'maxDriftMs', name: 'max-drift-ms', type: 'number', arg: 'MS', shown: '60000', doc: 'stamps further ahead than this (remote, on disk, or of a key being overwritten) do not advance the local clock (see "Clock"); tombstones that far ahead are dropped' },
     { key: 'maxKeys', name: 'max-keys', type: 'number', arg: 'N', shown: '100000', doc: 'live config keys; new keys beyond are refused (507 `MURMUR_ERR_QUOTA` locally, dropped and counted from peers)' },

@@ -105,6 +105,14 @@ function versionOf (h: Heartbeat): Version {
  */
 const QUIET_FIELDS = new Set(['counter', 'metrics', 'sentAt'])
 
+/**
+ * Digest rounds that find nothing to exchange stretch the sync period, doubling up to this
+ * factor (1 s to 8 s by default); any change of the table, or a round that finds a
+ * difference, brings it back at once. An idle cluster then pays one small message per agent
+ * every few seconds (memberlist push-pulls every 30 s), a busy one keeps converging fast.
+ */
+const SYNC_BACKOFF_MAX = 8
+
 /** True when `b` differs from `a` only in load metrics (and the stamp and counter every version has). */
 function metricsOnly (a: Heartbeat, b: Heartbeat): boolean {
   const x = a as unknown as Record<string, unknown>
@@ -113,6 +121,11 @@ function metricsOnly (a: Heartbeat, b: Heartbeat): boolean {
     if (!QUIET_FIELDS.has(k) && x[k] !== y[k] && JSON.stringify(x[k]) !== JSON.stringify(y[k])) return false
   }
   return true
+}
+
+/** An effect of accepting a record that is worth a broadcast: a new member, a transition, a change beyond load metrics. */
+function isNews (e: Effect): boolean {
+  return e.kind === 'transition' || (e.kind === 'record' && (e.before === undefined || !metricsOnly(e.before, e.after)))
 }
 
 export class Swim {
@@ -125,6 +138,10 @@ export class Swim {
   private nextProbeAt: number
   private nextGossipAt: number
   private nextSyncAt: number
+  /** The sync period's current multiple of syncIntervalMs (see SYNC_BACKOFF_MAX). */
+  private syncFactor = 1
+  /** The digest changed since the sync pace last looked: the next round should come soon. */
+  private digestChanged = false
   private nextReapAt: number
   private readonly probes = new Map<number, Probe>()
   private readonly relays = new Map<number, Relay>()
@@ -212,6 +229,7 @@ export class Swim {
     me.sv = versionOf(rec)
     if (rec.status === 'left') out.push(...this.move(me, 'left', now))
     if (news) this.queueAlive(me)
+    this.paceSync(now)
     return out
   }
 
@@ -227,7 +245,9 @@ export class Swim {
   forceLeave (id: string, now: number): Effect[] {
     const r = this.rows.get(id)
     if (r === undefined || r.status !== 'failed') return []
-    return this.forcedLeft(r, r.sv, this.selfId, now)
+    const out = this.forcedLeft(r, r.sv, this.selfId, now)
+    this.paceSync(now)
+    return out
   }
 
   /** A connection to `peer` closed. For a live member that is a hint: probe it now. */
@@ -311,7 +331,9 @@ export class Swim {
       out.push(...this.gossip())
     }
     if (now >= this.nextSyncAt) {
-      this.nextSyncAt = now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng())
+      this.nextSyncAt = now + this.syncFactor * this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng())
+      // Slower next time, unless this round (or anything else) finds a difference.
+      this.syncFactor = Math.min(SYNC_BACKOFF_MAX, this.syncFactor * 2)
       const peer = this.randomMembers(1, new Set([this.selfId]))[0]
       if (peer !== undefined) out.push({ kind: 'send', to: peer.rec.id, addrs: peer.rec.addrs, packet: { t: 'dig', h: new Uint8Array(this.digest.slice().buffer) } })
     }
@@ -328,6 +350,7 @@ export class Swim {
       this.nextReapAt = now + 10_000
       out.push(...this.reap(now))
     }
+    this.paceSync(now)
     return out
   }
 
@@ -387,9 +410,10 @@ export class Swim {
         if (p.r) out.push(this.reply(from, { t: 'pp', e: this.fullState(), r: false }))
         break
       case 'dig':
-        out.push(...this.answerDigest(from, p.h))
+        out.push(...this.answerDigest(from, p.h, now))
         break
       case 'dif':
+        this.syncFound(now)
         out.push(...this.answerDiff(from, p.v, p.k))
         break
       case 'st': {
@@ -408,6 +432,7 @@ export class Swim {
         out.push({ kind: 'note', level: 'error', what: 'refused by a member: another live agent owns this node name', fields: { by: from, reason: p.reason } })
         break
     }
+    this.paceSync(now)
     return out
   }
 
@@ -669,7 +694,9 @@ export class Swim {
       out.push(...got.out)
       const r = got.row
       if (r === undefined) continue
-      if (r.rec.id === from && got.out.length > 0) this.queueAlive(r)
+      // A version that differs only in load metrics is not news (see updateSelf): relaying it
+      // would turn each digest sync that carries it into a cluster-wide broadcast.
+      if (r.rec.id === from && got.out.some(isNews)) this.queueAlive(r)
       if (st === ST_ALIVE || got.fresh || r.status === 'left' || r.status === 'failed') continue
       if (st === ST_FAILED || st === ST_SUSPECT) {
         // Someone saw it fail or suspects it: suspect it here too, and let it refute if alive.
@@ -804,13 +831,14 @@ export class Swim {
   }
 
   /** Digest from a peer: answer with our version lines in the buckets that differ (or nothing). */
-  private answerDigest (from: string, h: Uint8Array): Effect[] {
+  private answerDigest (from: string, h: Uint8Array, now: number): Effect[] {
     if (h.byteLength !== DIGEST_BUCKETS * 4) return [{ kind: 'rejected', from }]
     const theirs = new DataView(h.buffer, h.byteOffset, h.byteLength)
     const mine = new DataView(this.digest.buffer)
     const differ = new Set<number>()
     for (let i = 0; i < DIGEST_BUCKETS; i++) if (theirs.getUint32(i * 4, true) !== mine.getUint32(i * 4, true)) differ.add(i)
     if (differ.size === 0) return []
+    this.syncFound(now)
     const v: VersionLine[] = []
     for (const r of this.rows.values()) if (differ.has(this.bucketOf(r.rec.id))) v.push(this.versionLine(r))
     return [this.reply(from, { t: 'dif', v, k: [...differ] })]
@@ -853,6 +881,21 @@ export class Swim {
 
   private bucketXor (r: Row): void {
     this.digest[this.bucketOf(r.rec.id)] ^= this.rowHash(r)
+    this.digestChanged = true
+  }
+
+  /** After a call that may have changed the table: a change is news to sync quickly. */
+  private paceSync (now: number): void {
+    if (!this.digestChanged) return
+    this.digestChanged = false
+    this.syncFound(now)
+  }
+
+  /** Something differs between members: digest rounds at the base period again, the next one soon. */
+  private syncFound (now: number): void {
+    if (this.syncFactor === 1) return
+    this.syncFactor = 1
+    this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng()))
   }
 
   private setRecord (r: Row, rec: Heartbeat, signed: SignedRecord): void {

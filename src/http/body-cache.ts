@@ -16,19 +16,25 @@ export class BodyCache {
   /**
    * The answer for `key` at `version`: cached, or built by `read` (a JSON value) and cached.
    * `index` goes to X-Murmur-Index. The reply returned is shared: callers must not change it.
+   * Its headers are complete (type and length too), so the server sends them without a copy.
    */
   reply (key: string, version: string | number, index: number, read: () => unknown): Reply {
     const hit = this.entries.get(key)
     if (hit !== undefined && hit.version === version) return hit.reply
+    const json = Buffer.from(JSON.stringify(read()) + '\n')
     const reply: Reply = Object.freeze({
-      json: Buffer.from(JSON.stringify(read()) + '\n'),
-      headers: Object.freeze({ 'x-murmur-index': String(index) })
+      json,
+      complete: true,
+      headers: Object.freeze({ 'x-murmur-index': String(index), 'content-type': 'application/json', 'content-length': String(json.byteLength) })
     })
     this.entries.delete(key)
     if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string)
     this.entries.set(key, { version, reply })
     return reply
   }
+
+  /** Whether an answer for `key` is held (at whatever version). */
+  has (key: string): boolean { return this.entries.has(key) }
 
   get size (): number { return this.entries.size }
 }

@@ -2,22 +2,19 @@
 // process and Node.js runtime metrics, in the Prometheus text format through prom-client. State
 // is read from the agent when scraped (gauges and counters with a collect hook), so nothing is
 // counted twice and an agent that is never scraped does no metrics work beyond the histogram.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client'
 import type { Agent } from '../agent/agent.js'
 import { COUNTERS, type CounterName } from '../agent/counters.js'
+import { RequestDurations } from './request-durations.js'
 import type { Observe } from './server.js'
 
 /** Seconds. Reads answer in well under a millisecond; blocking queries wait up to 10 min. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600]
 
-const STATUS_CLASS = ['1xx', '2xx', '3xx', '4xx', '5xx']
-
 export class SidecarMetrics {
   readonly registry = new Registry()
   readonly contentType = this.registry.contentType
-  private readonly duration: Histogram<'method' | 'route' | 'status'>
-  /** One bound observer per method, route pattern and status class: label sets are built once. */
-  private readonly bound = new Map<string, (seconds: number) => void>()
+  private readonly duration: RequestDurations
 
   constructor (agent: Agent, version: string) {
     const registers = [this.registry]
@@ -63,26 +60,17 @@ export class SidecarMetrics {
     counter('murmur_control_changes_total', 'Config changes written by control rules.', () => control.fired)
     counter('murmur_control_dry_runs_total', 'Changes control rules in dry-run mode would have written.', () => control.dryRuns)
     counter('murmur_control_write_failures_total', 'Config writes of control rules that failed.', () => control.writeFailures)
-    this.duration = new Histogram({
-      name: 'murmur_http_request_duration_seconds',
-      help: 'Time from a sidecar request to its answer, by method, route pattern and status class; blocking queries include their wait, event streams end at their first byte.',
-      labelNames: ['method', 'route', 'status'],
-      buckets: BUCKETS,
-      registers
-    })
+    this.duration = new RequestDurations(
+      'murmur_http_request_duration_seconds',
+      'Time from a sidecar request to its answer, by method, route pattern and status class; blocking queries include their wait, event streams end at their first byte.',
+      BUCKETS)
+    // Not one of prom-client's classes, but what its Registry asks of a metric (name, help,
+    // type, get, getForPromString, reset).
+    this.registry.registerMetric(this.duration as unknown as Metric)
   }
 
   /** Record one answered request; `route` is the matched pattern (bounded), never the raw path. */
-  readonly observe: Observe = (method, route, status, seconds) => {
-    const cls = STATUS_CLASS[Math.floor(status / 100) - 1] ?? 'other'
-    const key = `${method} ${route} ${cls}`
-    let obs = this.bound.get(key)
-    if (obs === undefined) {
-      obs = this.duration.labels({ method, route, status: cls }).observe
-      this.bound.set(key, obs)
-    }
-    obs(seconds)
-  }
+  readonly observe: Observe = (method, route, status, seconds) => { this.duration.observe(method, route, status, seconds) }
 
   async text (): Promise<string> {
     return await this.registry.metrics()

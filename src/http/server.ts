@@ -45,6 +45,11 @@ export interface Reply {
   text?: string
   /** A JSON body serialised already (with its final newline), sent as is instead of `body`. */
   json?: Buffer
+  /**
+   * `headers` name the content type and length of `json` already (the body cache builds them
+   * once): sent as they are, not copied and completed for every request.
+   */
+  complete?: boolean
   /** Takes over the response (event streams): the server writes nothing once it is called. */
   stream?: (res: ServerResponse) => void
 }
@@ -136,6 +141,15 @@ export interface HandlerOptions {
   observe?: Observe
 }
 
+/** The query of every request without one: shared, so it refuses to be changed. */
+class NoQuery extends URLSearchParams {
+  override append (): void { throw new TypeError('a request\'s query is read-only') }
+  override set (): void { throw new TypeError('a request\'s query is read-only') }
+  override delete (): void { throw new TypeError('a request\'s query is read-only') }
+  override sort (): void { throw new TypeError('a request\'s query is read-only') }
+}
+const NO_QUERY = new NoQuery()
+
 /**
  * One request as route handlers see it. The query is parsed, and the abort signal created, only
  * when a handler asks: most reads need neither (creating an abort signal for every request
@@ -151,7 +165,8 @@ class SidecarRequest implements Request {
   get headers (): IncomingMessage['headers'] { return this.req.headers }
 
   get query (): URLSearchParams {
-    this.parsedQuery ??= new URLSearchParams(this.search)
+    // Most reads have no query at all, yet read `index` and `wait` from it.
+    this.parsedQuery ??= this.search === '' ? NO_QUERY : new URLSearchParams(this.search)
     return this.parsedQuery
   }
 
@@ -202,6 +217,9 @@ export function createHandler (routes: Route[], opts: HandlerOptions = {}): (req
     const status = reply.status ?? 200
     if (reply.stream !== undefined) {
       reply.stream(res)
+    } else if (reply.complete === true && reply.json !== undefined) {
+      res.writeHead(status, reply.headers)
+      res.end(reply.json)
     } else {
       const headers: Record<string, string> = { ...reply.headers }
       let payload: string | Buffer

@@ -15,7 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { EventEmitter } from 'node:events'
 import type { AddressCheck } from './allow.js'
 import { MAX_MESSAGE_BYTES } from './codec.js'
-import { MdnsDiscovery, type MdnsPacing } from './mdns-discovery.js'
+import type { MdnsDiscovery, MdnsPacing } from './mdns-discovery.js'
 import { fnv1a } from '../core/hash.js'
 import { patchTcpWrites, patchYamuxWindowUpdates } from './stack-tuning.js'
 
@@ -171,6 +171,8 @@ export class Host extends EventEmitter<HostEvents> {
     const host = new Host(node, opts.cluster)
     host.wire()
     if (opts.mdns) {
+      // Loaded only here: an agent with --no-mdns (static joins) skips parsing the DNS code.
+      const { MdnsDiscovery } = await import('./mdns-discovery.js')
       host.discovery = new MdnsDiscovery({ id: host.peerId, addresses: () => node.getMultiaddrs(), known: () => host.connectedPeers() },
         `_murmur-${opts.cluster}._udp.local`, opts.mdnsWarn ?? (() => {}), opts.mdnsPacing)
       host.discovery.on('peer', (id, addrs) => { if (host.found(id, addrs)) opts.mdnsDial?.(id) })

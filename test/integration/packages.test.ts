@@ -3,7 +3,7 @@
 // dependencies, so it installs with --offline; the agent's dependencies come from the npm cache
 // (filled by `npm ci`) or the registry.
 import { execFile } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -113,5 +113,33 @@ describe('npm packages', () => {
     expect(readdirSync(installed).sort()).toEqual(expect.arrayContaining(['bin', 'dist', 'package.json']))
     expect(readdirSync(installed)).not.toContain('src')
     expect(readdirSync(installed)).not.toContain('test')
+    // The bundle bin/murmur runs, with the web view's files beside its chunks.
+    expect(readdirSync(join(installed, 'dist', 'bundle'))).toEqual(expect.arrayContaining(['main.js', 'static']))
+    expect(readdirSync(join(installed, 'dist', 'bundle', 'static')).sort()).toEqual(readdirSync(join(ROOT, 'src', 'http', 'ui', 'static')).sort())
+  })
+
+  it('bin/murmur runs the bundle, or tsc\'s output when the bundle is missing or older than it', async () => {
+    const dir = mkdtempSync(join(scratch, 'bin-'))
+    mkdirSync(join(dir, 'bin'))
+    cpSync(join(ROOT, 'bin', 'murmur'), join(dir, 'bin', 'murmur'))
+    const fake = (rel: string, which: string): string => {
+      mkdirSync(join(dir, 'dist', rel), { recursive: true })
+      const file = join(dir, 'dist', rel, 'main.js')
+      writeFileSync(file, `export async function main () { process.stdout.write('${which}'); return 0 }\n`)
+      return file
+    }
+    const ran = async (): Promise<string> => (await run(process.execPath, [join(dir, 'bin', 'murmur')], { timeout: 30_000 })).stdout
+    const tsc = fake('cli', 'tsc')
+    expect(await ran()).toBe('tsc')
+    const bundle = fake('bundle', 'bundle')
+    utimesSync(tsc, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
+    expect(await ran()).toBe('bundle')
+    // A bare `tsc` after the last build: the newer compiled code wins over the stale bundle.
+    utimesSync(bundle, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000))
+    expect(await ran()).toBe('tsc')
+    // An installed package: npm gives every file in its tarball the same time.
+    const packed = new Date('1985-10-26T08:15:00Z')
+    for (const f of [tsc, bundle]) utimesSync(f, packed, packed)
+    expect(await ran()).toBe('bundle')
   })
 })

@@ -13,29 +13,30 @@ import { entry } from './fixtures.js'
 
 const T = 1_700_000_000_000
 
-interface Side { node: MemoryNode, replica: ConfigReplica, ae: AntiEntropy, garbage: string[] }
+interface Side { node: MemoryNode, replica: ConfigReplica, ae: AntiEntropy, garbage: string[], rounds: () => number }
 
-function side (net: MemoryNetwork, id: string, peer: () => string): Side {
+function side (net: MemoryNetwork, id: string, peer: () => string, intervalMs = 3_600_000): Side {
   const node = net.add(id, `/mem/${id}`)
   const replica = new ConfigReplica(id, node.clock.wall, 60_000, DEFAULT_QUOTA, undefined, { changed: () => {}, drift: () => {}, persistFailed: () => {}, refused: () => {} })
   const garbage: string[] = []
+  let rounds = 0
   const ae = new AntiEntropy({
     transport: node,
     clock: node.clock,
     rng: net.rng,
     replica,
     topic: 'config',
-    randomPeer: () => [peer(), []],
+    randomPeer: () => { rounds++; return [peer(), []] },
     garbage: p => garbage.push(p)
-  }, 3_600_000)
+  }, intervalMs)
   ae.start()
-  return { node, replica, ae, garbage }
+  return { node, replica, ae, garbage, rounds: () => rounds }
 }
 
-async function pair (): Promise<{ net: MemoryNetwork, a: Side, b: Side }> {
+async function pair (intervalMs?: number): Promise<{ net: MemoryNetwork, a: Side, b: Side }> {
   const net = new MemoryNetwork({ seed: 1 })
-  const a = side(net, 'a', () => 'b')
-  const b = side(net, 'b', () => 'a')
+  const a = side(net, 'a', () => 'b', intervalMs)
+  const b = side(net, 'b', () => 'a', intervalMs)
   return { net, a, b }
 }
 
@@ -88,6 +89,29 @@ describe('config anti-entropy', () => {
     await settle(net)
     expect(a.replica.get(`stray${stray}`)).toBeUndefined()
     expect(a.garbage).toEqual(['b'])
+  })
+
+  it('backs off while rounds find the maps equal, and rounds quickly again after a write or a difference', async () => {
+    const { net, a, b } = await pair(1000)
+    await settle(net)
+    const idleFrom = a.rounds()
+    await net.run(net.now + 60_000)
+    // Without backoff, 60 rounds; backed off to 3 s, about 20.
+    expect(a.rounds() - idleFrom).toBeLessThanOrEqual(25)
+    // A delta lost on its way (planted at b, never published) is still found by a round.
+    const lost = entry('lost', T, 1, 'b')
+    b.replica.map.apply(lost)
+    await net.run(net.now + 4000)
+    await settle(net)
+    expect(a.replica.get('lost')).toEqual(lost)
+    // A local write (published) brings the next round within the base period.
+    await net.run(net.now + 20_000)
+    const before = a.rounds()
+    a.ae.publish([await a.replica.set('mine', 1)])
+    await net.run(net.now + 1300)
+    expect(a.rounds()).toBeGreaterThan(before)
+    a.ae.stop()
+    b.ae.stop()
   })
 
   it('reports a peer whose sync message does not decode', async () => {

@@ -37,3 +37,29 @@ describe.skipIf(!canRun)('LoadReporter', () => {
     expect(after).toMatchObject({ rss: before.rss, memTotal: before.memTotal })
   })
 })
+
+describe('load metrics publication rule', () => {
+  const MiB = 2 ** 20
+  const base = { cpu: 0.02, rss: 88 * MiB, memFree: 4096 * MiB, memTotal: 8192 * MiB, load1: 0.3, netTx: 0, netRx: 0, loopDelayMs: 20 }
+
+  it('is news when a value moved by more than 10 % and by its minimum move', async () => {
+    const { movedMuch } = await import('../../src/agent/metrics.js')
+    expect(movedMuch(base, { ...base, cpu: 0.5 })).toBe(true)
+    expect(movedMuch(base, { ...base, load1: 4 })).toBe(true)
+    expect(movedMuch(base, { ...base, loopDelayMs: 400 })).toBe(true)
+    expect(movedMuch({ ...base, load1: 14 }, { ...base, load1: 16 })).toBe(true)
+  })
+
+  it('is no news for idle noise, however large in per cent, nor for a value hovering at a rounding boundary', async () => {
+    const { movedMuch, roundMetrics } = await import('../../src/agent/metrics.js')
+    expect(movedMuch(base, { ...base, cpu: 0.07 })).toBe(false)
+    expect(movedMuch(base, { ...base, load1: 0.7 })).toBe(false)
+    expect(movedMuch(base, { ...base, loopDelayMs: 110 })).toBe(false)
+    // 87.9 and 88.1 MiB round to different 16 MiB steps, but moved by 0.2 MiB.
+    const a = { ...base, rss: 87.9 * MiB }
+    const b = { ...base, rss: 88.1 * MiB }
+    expect(roundMetrics(a).rss).not.toBe(roundMetrics(b).rss)
+    expect(movedMuch(a, b)).toBe(false)
+    expect(movedMuch({ ...base, load1: 14 }, { ...base, load1: 15 })).toBe(false)
+  })
+})

@@ -46,5 +46,25 @@ describe('Router', () => {
 
   it('refuses malformed percent-encoding with a 400', () => {
     expect(() => router.find('GET', '/v1/services/%E0%A4%A')).toThrow(MurmurError)
+    // Asked again (a remembered GET path must not skip the refusal).
+    expect(() => router.find('GET', '/v1/services/%E0%A4%A')).toThrow(MurmurError)
+  })
+
+  it('remembers what a GET path found: the same answer, params shared and frozen, a bounded memory', () => {
+    const r = new Router(table)
+    const a = r.find('GET', '/v1/services/web')
+    const b = r.find('GET', '/v1/services/web')
+    expect(b).toBe(a)
+    expect(a.route?.pattern).toBe('/v1/services/:name')
+    if (a.route !== undefined) {
+      expect(Object.isFrozen(a.params)).toBe(true)
+      expect(() => { a.params.name = 'other' }).toThrow(TypeError)
+    }
+    // Other methods are not remembered: their params are their own.
+    expect(r.find('PUT', '/v1/config/k')).not.toBe(r.find('PUT', '/v1/config/k'))
+    // Many distinct paths (a client asking for any name) leave it answering correctly.
+    for (let i = 0; i < 3000; i++) expect(r.find('GET', `/v1/services/s${i}`).route?.pattern).toBe('/v1/services/:name')
+    expect(r.find('GET', '/v1/services/web')).toEqual(a)
+    expect(r.find('GET', '/nope')).toEqual({ route: undefined, pathMatched: false })
   })
 })

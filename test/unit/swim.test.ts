@@ -29,6 +29,8 @@ class Bench {
   readonly notes: string[] = []
   /** Records of new members dropped at maxMembers, per observer. */
   readonly full = new Map<string, number>()
+  /** Packets sent, by type (`gossip+b`: carrying broadcasts). */
+  readonly sent = new Map<string, number>()
 
   add (rec: Heartbeat, opts: Partial<SwimOptions> = {}): Swim {
     const s = new Swim(rec, { ...SWIM_DEFAULTS, ...opts }, { rng: seeded(this.nodes.size + 1), records: fakeRecords, encode, decode }, this.now)
@@ -43,6 +45,10 @@ class Bench {
       if (e.kind === 'transition') this.transitions.push({ observer: from, ...e.t, at: this.now })
       if (e.kind === 'note') this.notes.push(e.what)
       if (e.kind === 'full') this.full.set(from, (this.full.get(from) ?? 0) + 1)
+      if (e.kind === 'send') {
+        const t = e.packet.t + ('b' in e.packet && e.packet.b !== undefined ? '+b' : '')
+        this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
+      }
       if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from)) continue
       if (e.stream !== true && (this.noDatagrams.has(e.to) || this.noDatagrams.has(from))) continue
       const to = this.nodes.get(e.to)
@@ -216,13 +222,33 @@ describe('SWIM state machine', () => {
     const broadcasts = (effects: Effect[]): number => effects.filter(e => e.kind === 'send' && 'b' in e.packet && e.packet.b !== undefined).length
     // Nothing queued: no packet of the next gossip round carries a broadcast.
     expect(broadcasts(n1.tick(b.now + SWIM_DEFAULTS.gossipIntervalMs))).toBe(0)
+    b.sent.clear()
     b.advance(15_000)
     for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.metrics.cpu).toBe(0.5)
+    // Nor is it broadcast by those that pulled it in a digest sync: not news, so not relayed.
+    expect([...b.sent.keys()].filter(t => t.endsWith('+b'))).toEqual([])
     const services = [{ id: 'web', name: 'web', port: 80, tags: [], meta: {}, checks: [], status: 'passing' }] as unknown as Heartbeat['services']
     b.run('n1', n1.updateSelf({ services }, b.now))
     b.advance(SWIM_DEFAULTS.gossipIntervalMs * 3)
     for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.services).toHaveLength(1)
     expect(quiet.some(e => e.kind === 'record')).toBe(true)
+  })
+
+  it('backs digest sync off while rounds find nothing, and syncs quickly again after a change', () => {
+    const b = cluster(4)
+    b.advance(30_000)
+    b.sent.clear()
+    b.advance(60_000)
+    // Without backoff: 4 agents x 60 rounds. Backed off to 8 s: about 4 x 8.
+    const idle = b.sent.get('dig') ?? 0
+    expect(idle).toBeLessThanOrEqual(4 * 12)
+    expect(b.sent.get('st') ?? 0).toBe(0)
+    // A metrics-only version spreads by digest sync alone: quickly, although everyone was backed off.
+    const n1 = b.nodes.get('n1') as Swim
+    const metrics = { ...(n1.get('n1')?.hb.metrics as Heartbeat['metrics']), cpu: 0.75 }
+    b.run('n1', n1.updateSelf({ metrics }, b.now))
+    b.advance(6000)
+    for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.metrics.cpu).toBe(0.75)
   })
 
   it('broadcasts a change of the service\'s own metrics at once (control rules act on them)', () => {

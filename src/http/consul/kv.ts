@@ -11,7 +11,8 @@ import type { Agent } from '../../agent/agent.js'
 import { checkKey } from '../../core/config.js'
 import { MurmurError } from '../../core/errors.js'
 import type { Entry } from '../../core/lww.js'
-import type { Request, Route } from '../server.js'
+import { afterBlock } from '../blocking.js'
+import type { Reply, Request, Route } from '../server.js'
 import { consulBlock, consulIndex, consulReply, present } from './query.js'
 
 /** A murmur value as the bytes a Consul client reads. */
@@ -76,10 +77,14 @@ function casHolds (agent: Agent, req: Request, key: string): boolean {
 }
 
 export function kvRoutes (agent: Agent): Route[] {
-  const read = async (req: Request, key: string): Promise<ReturnType<typeof consulReply>> => {
+  // Synchronous unless it waits (blocking.ts): most reads are answered within their request event.
+  const read = (req: Request, key: string): Reply | Promise<Reply> => {
     const prefix = present(req, 'recurse') || present(req, 'keys')
     const index = (): number => prefix ? agent.configPrefixIndex(key) : keyIndex(agent, key)
-    await consulBlock(agent, req, { index, concerns: (kind, k) => kind === 'config' && (prefix ? k?.startsWith(key) === true : k === key) })
+    return afterBlock(consulBlock(agent, req, { index, concerns: (kind, k) => kind === 'config' && (prefix ? k?.startsWith(key) === true : k === key) }), () => answer(req, key, prefix, index))
+  }
+
+  const answer = (req: Request, key: string, prefix: boolean, index: () => number): Reply => {
     if (present(req, 'keys')) {
       const keys = listKeys(agent.config.map.list(key).map(e => e.key), key, req.query.get('separator') ?? '')
       return consulReply(agent, index(), keys, keys.length === 0 ? 404 : 200)
@@ -114,9 +119,9 @@ export function kvRoutes (agent: Agent): Route[] {
 
   return [
     // `/v1/kv/` with no key: the whole map, with ?recurse or ?keys.
-    { method: 'GET', pattern: '/v1/kv/', handler: async req => await read(req, '') },
+    { method: 'GET', pattern: '/v1/kv/', handler: req => read(req, '') },
     { method: 'DELETE', pattern: '/v1/kv/', handler: async req => await remove(req, '') },
-    { method: 'GET', pattern: '/v1/kv/*key', handler: async (req, p) => await read(req, p.key) },
+    { method: 'GET', pattern: '/v1/kv/*key', handler: (req, p) => read(req, p.key) },
     { method: 'PUT', pattern: '/v1/kv/*key', handler: async (req, p) => await write(req, p.key) },
     { method: 'DELETE', pattern: '/v1/kv/*key', handler: async (req, p) => await remove(req, p.key) }
   ]

@@ -55,8 +55,10 @@ export function present (req: Request, name: string): boolean {
  * Checks `dc` (this cluster is the only datacenter) and waits as a blocking query asks:
  * `index` (a Consul index) and `wait` (a Go duration, default 5 min, cut to 10 min).
  * `stale`, `consistent`, `cached` and the token are accepted: every read is local here.
+ * Like `block`, a promise only when there is something to wait for: a read that can answer
+ * now is answered without a detour through the microtask queue.
  */
-export async function consulBlock (agent: Agent, req: Request, w: Watched): Promise<void> {
+export function consulBlock (agent: Agent, req: Request, w: Watched): Promise<void> | undefined {
   const dc = req.query.get('dc')
   if (dc !== null && dc !== '' && dc !== agent.opts.cluster) {
     throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `no path to datacenter '${dc}': this cluster is '${agent.opts.cluster}'`)
@@ -71,10 +73,12 @@ export async function consulBlock (agent: Agent, req: Request, w: Watched): Prom
     waitMs = Math.min(ms, CONSUL_MAX_WAIT_MS)
   }
   const rawIndex = req.query.get('index')
-  if (rawIndex === null || rawIndex === '') return
+  if (rawIndex === null || rawIndex === '') return undefined
   if (!/^\d{1,20}$/.test(rawIndex)) throw new MurmurError('MURMUR_ERR_BAD_REQUEST', `index must be a non-negative integer (got '${rawIndex}')`)
   const since = BigInt(rawIndex)
   // Index 0 never blocks, in Consul too.
-  if (since === 0n) return
-  await waitPast(agent, req.closed, w, agentIndex(agent, since), waitMs)
+  if (since === 0n) return undefined
+  const past = agentIndex(agent, since)
+  if (w.index() > past) return undefined
+  return waitPast(agent, req.closed, w, past, waitMs)
 }

@@ -5,7 +5,7 @@
 import type { Agent } from '../../agent/agent.js'
 import type { Instance } from '../../core/catalog.js'
 import { MurmurError } from '../../core/errors.js'
-import type { Watched } from '../blocking.js'
+import { afterBlock, type Watched } from '../blocking.js'
 import type { Request, Route } from '../server.js'
 import { kvRoutes } from './kv.js'
 import { consulBlock, consulHeaders, consulReply, present } from './query.js'
@@ -95,11 +95,10 @@ export function consulRoutes (agent: Agent): Route[] {
     {
       method: 'GET',
       pattern: '/v1/health/service/:name',
-      handler: async (req, p) => {
-        await consulBlock(agent, req, services)
+      handler: (req, p) => afterBlock(consulBlock(agent, req, services), () => {
         const kind = checkKinds(agent)
         return consulReply(agent, agent.servicesIndex, selected(agent, req, p.name, present(req, 'passing')).map(x => healthEntry(x.inst, x.node, kind(x.inst))))
-      }
+      })
     },
     {
       method: 'GET',

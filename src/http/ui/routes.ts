@@ -1,6 +1,7 @@
 // The web view at /ui: three static files (static/), read once and served from memory. They
-// sit beside this module in src/ and are copied beside the compiled module in dist/ by
-// `npm run build`, so the same relative path works from a checkout (tsx), a build and a package.
+// sit beside this module in src/ and are copied beside the compiled module in dist/ and beside
+// the bundle's chunks in dist/bundle/ by `npm run build`, so the same relative path works from a
+// checkout (tsx), tsc's output, the bundle and a package.
 import { readFileSync } from 'node:fs'
 import type { Reply, Route } from '../server.js'
 

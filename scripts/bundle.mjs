@@ -1,0 +1,46 @@
+// The rest of the build after tsc: the web view's static files beside the modules that serve
+// them, and the CLI bundled by esbuild into dist/bundle/, which bin/murmur runs. Node's ESM
+// loader resolves, reads and links every module file one by one (about 700 for an agent, most
+// of them libp2p's), and that cost more CPU at start than everything the agent then does to join;
+// one file per entry point skips it. Plain JavaScript, so `npm run build` needs no tsx.
+import { build } from 'esbuild'
+import { cpSync, rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+const root = new URL('..', import.meta.url)
+const path = rel => fileURLToPath(new URL(rel, root))
+
+export async function bundle () {
+  const out = path('dist/bundle')
+  rmSync(out, { recursive: true, force: true })
+  // routes.ts reads ./static/ relative to its own module: in the tsc output that is
+  // dist/http/ui/, in the bundle whichever chunk holds it, all of them in dist/bundle/.
+  for (const dir of ['dist/http/ui/static', 'dist/bundle/static']) cpSync(path('src/http/ui/static'), path(dir), { recursive: true })
+  await build({
+    entryPoints: [path('src/cli/main.ts')],
+    outdir: out,
+    bundle: true,
+    // Client commands load only main.js and a small shared chunk; `murmur agent` also loads
+    // the chunk behind its dynamic import (libp2p and the agent).
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    chunkNames: '[name]-[hash]',
+    // The native decoder msgpackr loads with require() when it is installed (optional), found
+    // from node_modules at run time like any package.
+    external: ['msgpackr-extract'],
+    // CommonJS dependencies (prom-client, multicast-dns, ...) require() Node's own modules.
+    banner: { js: "import { createRequire as __murmurRequire } from 'node:module'; const require = __murmurRequire(import.meta.url);" },
+    // Whitespace and syntax only: a sixth less to decode and parse at every start, while
+    // function and class names stay in stack traces. The linked source map gives src/
+    // positions to a run with NODE_OPTIONS=--enable-source-maps (off by default: reading the
+    // map costs an agent 0.1 s of CPU at start).
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    logLevel: 'warning'
+  })
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await bundle()
