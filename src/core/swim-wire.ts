@@ -19,7 +19,7 @@ export type Packet =
   | { t: 'ping', s: number, to: string, b?: Uint8Array[], /** 1: answer over a stream (the fallback probe) */ r?: 1 }
   | { t: 'ack', s: number, b?: Uint8Array[] }
   /** Please probe `to` (at addresses `a`) for me. */
-  | { t: 'preq', s: number, to: string, a: string[], b?: Uint8Array[] }
+  | { t: 'preq', s: number, to: string, a: string[], b?: Uint8Array[], /** 1: ping it over a stream (after a hint) */ r?: 1 }
   /** Lifeguard: the relay got no ack from the target in time (proof the relay itself is fine). */
   | { t: 'nack', s: number }
   /** Broadcasts only. */

@@ -391,8 +391,8 @@ export class Swim {
         if (probe === undefined) break
         probe.nacks++
         // Every relay answered that it could not reach the target either: no need to wait for
-        // the end of the interval (memberlist does; it has no refusals to go by).
-        // Every relay nacked: no need to wait out the interval, unless the fallback may still answer.
+        // the end of the interval (memberlist does; it has no refusals to go by), unless the
+        // fallback ping over a stream may still be answered.
         if (probe.indirect && !probe.fallback && probe.nacks >= probe.expectedNacks) out.push(...this.probeFailed(probe, now))
         break
       }
@@ -400,7 +400,10 @@ export class Swim {
         const seq = ++this.seq
         this.relays.set(seq, { origin: from, originSeq: p.s, target: p.to, nackAt: now + this.opts.probeTimeoutMs + this.dialAllowance(p.to) })
         const known = this.rows.get(p.to)?.rec.addrs ?? []
-        out.push({ kind: 'send', to: p.to, addrs: known.length > 0 ? known : p.a, packet: { t: 'ping', s: seq, to: p.to } })
+        const addrs = known.length > 0 ? known : p.a
+        out.push(p.r === 1
+          ? { kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to, r: 1 }, stream: true }
+          : { kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to } })
         break
       }
       case 'gossip':
@@ -477,7 +480,11 @@ export class Swim {
       nacks: 0,
       hint
     })
-    return [this.packetTo(target, { t: 'ping', s: seq, to: target.rec.id })]
+    // A hint (the connection closed) is checked over a stream: a dead process refuses the dial
+    // at once, where a datagram would wait out the probe timeout unanswered.
+    const ping = this.packetTo(target, hint && this.opts.streamFallback ? { t: 'ping', s: seq, to: target.rec.id, r: 1 } : { t: 'ping', s: seq, to: target.rec.id })
+    if (hint && this.opts.streamFallback && ping.kind === 'send') ping.stream = true
+    return [ping]
   }
 
   private indirectProbe (p: Probe, now: number): Effect[] {
@@ -491,7 +498,10 @@ export class Swim {
     const dial = relays.some(r => this.dialAllowance(r.rec.id) > 0) ? 2 * this.opts.probeIntervalMs : 0
     p.endAt = Math.max(p.endAt, now + this.awareness.scale(this.opts.probeTimeoutMs) + this.opts.probeTimeoutMs / 2 + dial)
     p.expectedNacks = relays.length
-    const out = relays.map(r => this.packetTo(r, { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
+    // After a hint, relays ping over a stream too, so that they also learn of a refusal at once.
+    const out = relays.map(r => this.packetTo(r, p.hint && this.opts.streamFallback
+      ? { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs], r: 1 }
+      : { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
     if (this.opts.streamFallback) {
       // memberlist's TCP fallback: where datagrams are dropped between two hosts but
       // connections pass, the target still answers, and is not taken for dead.

@@ -309,6 +309,21 @@ describe('SWIM state machine', () => {
     expect(c.status('n0', 'n3')).toBe('alive')
   })
 
+  it('with datagrams, a lost connection is checked over streams (the ping and the relays\' pings), where a refusal shows at once', () => {
+    const b = cluster(5, { streamFallback: true })
+    const n0 = b.nodes.get('n0') as Swim
+    const ping = n0.connectionLost('n4', b.now).find(e => e.kind === 'send')
+    expect(ping).toMatchObject({ to: 'n4', stream: true, packet: { t: 'ping', r: 1 } })
+    const preqs = n0.unreachable('n4', b.now).filter(e => e.kind === 'send' && e.packet.t === 'preq')
+    expect(preqs.length).toBe(3)
+    for (const e of preqs) {
+      if (e.kind !== 'send') continue
+      expect(e.packet).toMatchObject({ r: 1 })
+      const relayed = (b.nodes.get(e.to) as Swim).handle('n0', decode(encode(e.packet)), b.now)
+      expect(relayed.find(x => x.kind === 'send')).toMatchObject({ to: 'n4', stream: true, packet: { t: 'ping', r: 1 } })
+    }
+  })
+
   it('a stalled agent (SIGSTOP) drops its probes and extends suspicions instead of failing members', () => {
     const b = cluster(4)
     const n0 = b.nodes.get('n0') as Swim
