@@ -12,6 +12,7 @@
 // as many messages as it takes to keep each under MAX_MESSAGE_BYTES (see `frames`). A side takes
 // entries only in buckets a `cdif` of this exchange named; a peer that sends others, or a
 // message that does not decode, is reported as `garbage` (the agent hangs up on it).
+import { IdlePace } from '../core/idle-pace.js'
 import { isEntry } from '../core/config.js'
 import { BUCKETS, bucketOf, entryBytes, type Entry } from '../core/lww.js'
 import { decode, encode, MAX_MESSAGE_BYTES } from '../net/codec.js'
@@ -35,8 +36,7 @@ const MAX_EARLY = 64
 /**
  * Rounds that find the maps equal stretch the period up to this multiple of `intervalMs`
  * (3 s to 9 s by default). A write here, a delta received, or a round that finds a difference
- * brings it back at once: an idle cluster pays a round per agent every 9 s, a changing one
- * still repairs lost deltas within a few seconds.
+ * brings it back at once (see IdlePace).
  */
 const BACKOFF_MAX = 3
 
@@ -88,8 +88,7 @@ export class AntiEntropy {
   private timer: Timer | undefined
   /** When the armed timer fires (clock time). */
   private dueAt = 0
-  /** The period's current multiple of intervalMs (see BACKOFF_MAX). */
-  private factor = 1
+  private readonly pace = new IdlePace(BACKOFF_MAX)
   private stopped = false
   /** Per peer, the exchanges in progress (see Exchange). */
   private readonly exchanges = new Map<string, Exchange>()
@@ -123,26 +122,22 @@ export class AntiEntropy {
     this.send(peer, { t: 'cdig', h: new Uint8Array(h.buffer, h.byteOffset, h.byteLength) }, addrs)
   }
 
-  private loop (factor = this.factor): void {
+  private loop (): void {
     if (this.stopped) return
-    const delay = factor * this.intervalMs * (0.8 + 0.4 * this.deps.rng())
+    const delay = this.pace.next() * this.intervalMs * (0.8 + 0.4 * this.deps.rng())
     this.dueAt = this.deps.clock.now() + delay
     this.timer = this.deps.clock.timer(delay, () => {
       const peer = this.deps.randomPeer()
       if (peer !== undefined) this.syncWith(peer[0], peer[1])
-      // Slower next time, unless this round (or a change) finds a difference.
-      this.factor = Math.min(BACKOFF_MAX, this.factor * 2)
       this.loop()
     })
   }
 
   /** Config changed or differs somewhere: rounds at the base period again, the next one soon. */
   private quicken (): void {
-    if (this.factor === 1 || this.stopped) return
-    this.factor = 1
-    if (this.dueAt - this.deps.clock.now() <= this.intervalMs) return
+    if (this.stopped || !this.pace.news() || this.dueAt - this.deps.clock.now() <= this.intervalMs) return
     this.timer?.cancel()
-    this.loop(1)
+    this.loop()
   }
 
   private send (to: string, msg: Record<string, unknown>, addrs?: readonly string[]): void {

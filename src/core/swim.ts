@@ -12,6 +12,7 @@
 // declared failed. Every message an agent sends per interval goes to a constant number of
 // members, so the cost per agent does not grow with N.
 import { Awareness } from './awareness.js'
+import { IdlePace } from './idle-pace.js'
 import { BroadcastQueue, retransmitLimit } from './broadcasts.js'
 import { fnv1a } from './hash.js'
 import type { Heartbeat } from './heartbeat.js'
@@ -108,8 +109,7 @@ const QUIET_FIELDS = new Set(['counter', 'metrics', 'sentAt'])
 /**
  * Digest rounds that find nothing to exchange stretch the sync period, doubling up to this
  * factor (1 s to 8 s by default); any change of the table, or a round that finds a
- * difference, brings it back at once. An idle cluster then pays one small message per agent
- * every few seconds (memberlist push-pulls every 30 s), a busy one keeps converging fast.
+ * difference, brings it back at once (see IdlePace; memberlist push-pulls every 30 s).
  */
 const SYNC_BACKOFF_MAX = 8
 
@@ -138,8 +138,7 @@ export class Swim {
   private nextProbeAt: number
   private nextGossipAt: number
   private nextSyncAt: number
-  /** The sync period's current multiple of syncIntervalMs (see SYNC_BACKOFF_MAX). */
-  private syncFactor = 1
+  private readonly syncPace = new IdlePace(SYNC_BACKOFF_MAX)
   /** The digest changed since the sync pace last looked: the next round should come soon. */
   private digestChanged = false
   private nextReapAt: number
@@ -331,9 +330,7 @@ export class Swim {
       out.push(...this.gossip())
     }
     if (now >= this.nextSyncAt) {
-      this.nextSyncAt = now + this.syncFactor * this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng())
-      // Slower next time, unless this round (or anything else) finds a difference.
-      this.syncFactor = Math.min(SYNC_BACKOFF_MAX, this.syncFactor * 2)
+      this.nextSyncAt = now + this.syncPace.next() * this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng())
       const peer = this.randomMembers(1, new Set([this.selfId]))[0]
       if (peer !== undefined) out.push({ kind: 'send', to: peer.rec.id, addrs: peer.rec.addrs, packet: { t: 'dig', h: new Uint8Array(this.digest.slice().buffer) } })
     }
@@ -903,8 +900,7 @@ export class Swim {
 
   /** Something differs between members: digest rounds at the base period again, the next one soon. */
   private syncFound (now: number): void {
-    if (this.syncFactor === 1) return
-    this.syncFactor = 1
+    if (!this.syncPace.news()) return
     this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng()))
   }
 
