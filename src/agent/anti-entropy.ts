@@ -135,9 +135,13 @@ export class AntiEntropy {
 
   /** Config changed or differs somewhere: rounds at the base period again, the next one soon. */
   private quicken (): void {
-    if (this.stopped || !this.pace.news() || this.dueAt - this.deps.clock.now() <= this.intervalMs) return
-    this.timer?.cancel()
-    this.loop()
+    if (this.stopped || !this.pace.news()) return
+    // The armed round comes within a base period anyway: it is the first at the base pace.
+    if (this.dueAt - this.deps.clock.now() <= this.intervalMs) this.pace.next()
+    else {
+      this.timer?.cancel()
+      this.loop()
+    }
   }
 
   private send (to: string, msg: Record<string, unknown>, addrs?: readonly string[]): void {
