@@ -17,7 +17,7 @@
 // reader ever sees an empty lock of an agent that has not yet written its pid (and takes it
 // for garbage). No native module: only open, link, unlink and read.
 import { readFileSync } from 'node:fs'
-import { link, readFile, unlink, writeFile } from 'node:fs/promises'
+import { link, open, readFile, unlink, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join, resolve } from 'node:path'
@@ -34,6 +34,8 @@ const MAX_DEPTH = 3
 const BUSY_MS = 10_000
 const BUSY_PAUSE_MS = 20
 const MAX_ROUNDS = Math.ceil(BUSY_MS / BUSY_PAUSE_MS) + 10
+/** link(2) failures of a file system without hard links (vfat, some FUSE and SMB mounts). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 
 export interface StaleLock { pid: string }
 
@@ -119,12 +121,22 @@ async function replace (dir: string, path: string, token: string, depth: number,
   }
 }
 
-/** Creates `path` holding our pid, atomically and exclusively; false if it exists. */
+/**
+ * Creates `path` holding our pid, atomically and exclusively; false if it exists. Without
+ * hard links it falls back to an exclusive create then a write: exclusive still, but a racer
+ * reading in between sees an empty file.
+ */
 async function create (dir: string, path: string): Promise<boolean> {
   const draft = `${path}.${process.pid}.tmp`
   try {
     await writeFile(draft, `${process.pid}\n`, { mode: 0o644 })
-    await link(draft, path)
+    try {
+      await link(draft, path)
+    } catch (err) {
+      if (!NO_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+      const fh = await open(path, 'wx', 0o644)
+      try { await fh.writeFile(`${process.pid}\n`) } finally { await fh.close() }
+    }
     return true
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code

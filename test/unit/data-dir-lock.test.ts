@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { DataDirLock, LOCK_FILE } from '../../src/store/lock.js'
 import { waitFor } from '../helpers/agents.js'
 
@@ -61,6 +61,27 @@ describe('the data dir lock', () => {
       expect(readFileSync(join(d, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`)
       expect(readdirSync(d)).toEqual([LOCK_FILE])
       await lock.release()
+    }
+  })
+
+  it('falls back to an exclusive create on a file system without hard links', async () => {
+    vi.resetModules()
+    vi.doMock('node:fs/promises', async importOriginal => ({
+      ...await importOriginal<typeof import('node:fs/promises')>(),
+      link: async () => { throw Object.assign(new Error('operation not permitted'), { code: 'EPERM' }) }
+    }))
+    try {
+      const { DataDirLock: NoLinks } = await import('../../src/store/lock.js')
+      const d = dir()
+      writeFileSync(join(d, LOCK_FILE), `${await deadPid()}\n`)
+      const lock = await NoLinks.acquire(d, () => {})
+      expect(readFileSync(join(d, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`)
+      await expect(NoLinks.acquire(d, () => {})).rejects.toThrow(/is in use by another agent/)
+      await lock.release()
+      expect(readdirSync(d)).toEqual([])
+    } finally {
+      vi.doUnmock('node:fs/promises')
+      vi.resetModules()
     }
   })
 
