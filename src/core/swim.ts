@@ -609,7 +609,7 @@ export class Swim {
     }
     if (r !== undefined && cmp(versionOf(rec), versionOf(r.rec)) <= 0) return { row: r, fresh: false, out: [] }
     if (r === undefined && this.refused.has(`${rec.id}/${rec.generation}/${rec.counter}`)) return { fresh: false, out: [] }
-    if (r === undefined && cmp(versionOf(rec), this.reaped.get(rec.id)?.v ?? [-1, -1]) <= 0) return { fresh: false, out: [] }
+    if (r === undefined && this.forgotten(rec.id, versionOf(rec))) return { fresh: false, out: [] }
     if (r === undefined && this.rows.size >= this.opts.maxMembers) return { fresh: false, out: this.full(from) }
     if (!this.deps.records.verify(rec.id, signed.body, signed.sig)) return { fresh: false, out: [{ kind: 'rejected', from }] }
     // Keep copies: decoded byte fields are views into the whole message they came in (a full
@@ -770,6 +770,12 @@ export class Swim {
     return out
   }
 
+  /** Reaped here at version `v` or later: not to be taken back from a peer (see `reaped`). */
+  private forgotten (id: string, v: Version): boolean {
+    const x = this.reaped.get(id)
+    return x !== undefined && cmp(v, x.v) <= 0
+  }
+
   private remove (r: Row): void {
     this.fullNoted = false
     this.bucketXor(r)
@@ -887,7 +893,7 @@ export class Swim {
     const send: StateEntry[] = []
     for (const l of lines) {
       const r = this.rows.get(l[0])
-      if (r === undefined) { want.push(l[0]); continue }
+      if (r === undefined) { if (!this.forgotten(l[0], [l[1], l[2]])) want.push(l[0]); continue }
       // At one record version an end outranks none, and a forced leave outranks a failure.
       const c = cmp([l[1], l[2]], versionOf(r.rec))
       const mine = this.ending(r)
