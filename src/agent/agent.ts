@@ -131,6 +131,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       }
     })
     this.membership = new Membership(self, swimOptions(opts), { transport, clock: systemClock, rng: Math.random, records })
+    transport.addressesOf = peer => this.membership.get(peer)?.hb.addrs ?? []
     this.antiEntropy = new AntiEntropy({
       transport,
       clock: systemClock,

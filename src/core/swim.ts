@@ -440,7 +440,7 @@ export class Swim {
         out.push(...merged)
         if (p.w !== undefined && p.w.length > 0) {
           const e = p.w.flatMap(id => { const r = this.rows.get(id); return r === undefined ? [] : [this.stateEntry(r)] })
-          if (e.length > 0) out.push(this.reply(from, { t: 'st', e }))
+          if (e.length > 0) for (const part of packed(e, entryBytes, this.opts.packetBudget)) out.push(this.reply(from, { t: 'st', e: part }))
         }
         break
       }
@@ -880,9 +880,15 @@ export class Swim {
     for (let i = 0; i < DIGEST_BUCKETS; i++) if (theirs.getUint32(i * 4, true) !== mine.getUint32(i * 4, true)) differ.add(i)
     if (differ.size === 0) return []
     this.syncFound(now)
-    const v: VersionLine[] = []
-    for (const r of this.rows.values()) if (differ.has(this.bucketOf(r.rec.id))) v.push(this.versionLine(r))
-    return [this.reply(from, { t: 'dif', v, k: [...differ] })]
+    // Lines by bucket, then buckets packed into replies that each fit a datagram: a reply must
+    // list every line of the buckets it names (the other side sends what a bucket has beyond them).
+    const byBucket = new Map<number, VersionLine[]>()
+    for (const b of differ) byBucket.set(b, [])
+    for (const r of this.rows.values()) byBucket.get(this.bucketOf(r.rec.id))?.push(this.versionLine(r))
+    const buckets = [...byBucket]
+    const size = ([, lines]: [number, VersionLine[]]): number => 8 + lines.reduce((n, l) => n + l[0].length + 16, 0)
+    return packed(buckets, size, this.opts.packetBudget).map(part =>
+      this.reply(from, { t: 'dif', v: part.flatMap(([, lines]) => lines), k: part.map(([b]) => b) }))
   }
 
   /** Their version lines for the differing buckets: send what is newer here, ask for what is newer there. */
@@ -906,7 +912,9 @@ export class Swim {
       if (!theirs.has(r.rec.id) && buckets.has(this.bucketOf(r.rec.id))) send.push(this.stateEntry(r))
     }
     if (send.length === 0 && want.length === 0) return []
-    return [this.reply(from, { t: 'st', e: send, w: want })]
+    // Records split over replies that fit a datagram each (a join's exchange carries many);
+    // the ids wanted ride in the first.
+    return packed(send, entryBytes, this.opts.packetBudget).map((e, i) => this.reply(from, i === 0 ? { t: 'st', e, w: want } : { t: 'st', e }))
   }
 
   private bucketOf (id: string): number {
@@ -959,4 +967,25 @@ export class Swim {
   private newRow (rec: Heartbeat, signed: SignedRecord, status: MemberStatus, now: number): Row {
     return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now }
   }
+}
+
+/** Bytes a state entry takes on the wire, about: its signed record plus a few of framing. */
+function entryBytes (e: StateEntry): number {
+  return e[0].byteLength + e[1].byteLength + 24
+}
+
+/**
+ * Items in order, cut into groups of about `budget` bytes (an item larger than that goes alone),
+ * so each message fits one datagram. Always at least one group, empty when there are no items.
+ */
+export function packed<T> (items: readonly T[], size: (item: T) => number, budget: number): T[][] {
+  const out: T[][] = [[]]
+  let bytes = 0
+  for (const item of items) {
+    const n = size(item)
+    if (out[out.length - 1].length > 0 && bytes + n > budget) { out.push([]); bytes = 0 }
+    out[out.length - 1].push(item)
+    bytes += n
+  }
+  return out
 }

@@ -38,6 +38,13 @@ export class Libp2pTransport implements Transport {
   /** UDP addresses peers advertised (their records' `/udp/` address), by peer id. */
   private readonly udp = new Map<string, UdpAddress>()
 
+  /**
+   * The addresses a member announced (set by the agent from its member table): a reply or a
+   * digest sent without addresses still finds the peer's UDP address, instead of opening a
+   * connection to it.
+   */
+  addressesOf: (peer: string) => readonly string[] = () => []
+
   /** `datagrams`: the bound UDP socket and the address this agent advertises for it. */
   constructor (private readonly host: Host, private readonly datagrams?: { socket: DatagramSocket, advertise: UdpAddress }) {}
 
@@ -84,7 +91,7 @@ export class Libp2pTransport implements Transport {
   send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], stream = false): void {
     if (this.stopped || to === this.self) return
     if (!stream && this.datagrams !== undefined) {
-      const addr = this.udpAddress(to, addrs)
+      const addr = this.udpAddress(to, addrs.length > 0 ? addrs : this.addressesOf(to))
       if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data)) {
         this.counters.framesOut++
         this.counters.bytesOut += data.byteLength

@@ -35,6 +35,8 @@ class Bench {
   readonly sent = new Map<string, number>()
   /** Packets sent, by addressee. */
   readonly sentTo = new Map<string, number>()
+  /** Largest encoded packet sent, by type. */
+  readonly largest = new Map<string, number>()
 
   add (rec: Heartbeat, opts: Partial<SwimOptions> = {}): Swim {
     const s = new Swim(rec, { ...SWIM_DEFAULTS, ...opts }, { rng: seeded(this.nodes.size + 1), records: fakeRecords, encode, decode }, this.now)
@@ -53,6 +55,7 @@ class Bench {
         const t = e.packet.t + ('b' in e.packet && e.packet.b !== undefined ? '+b' : '')
         this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
         this.sentTo.set(e.to, (this.sentTo.get(e.to) ?? 0) + 1)
+        this.largest.set(e.packet.t, Math.max(this.largest.get(e.packet.t) ?? 0, encode(e.packet).byteLength))
       }
       if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from) || this.cut.has(e.to) || this.cut.has(from)) continue
       if (e.stream !== true && (this.noDatagrams.has(e.to) || this.noDatagrams.has(from))) continue
@@ -290,6 +293,14 @@ describe('SWIM state machine', () => {
     b.advance(SWIM_DEFAULTS.gossipIntervalMs * 3)
     for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.services).toHaveLength(1)
     expect(quiet.some(e => e.kind === 'record')).toBe(true)
+  })
+
+  it('cuts a join\'s digest exchanges into messages that each fit a datagram, and still converges', () => {
+    // 1,452 bytes of datagram less its header (two peer ids, signature, seal): about 1,250 for the packet.
+    const b = cluster(40, { packetBudget: 1100 })
+    for (const o of b.nodes.keys()) for (const id of b.nodes.keys()) expect(b.status(o, id)).toBe('alive')
+    expect(b.sent.get('st') ?? 0).toBeGreaterThan(0)
+    for (const t of ['dif', 'st', 'dig']) expect(b.largest.get(t) ?? 0).toBeLessThanOrEqual(1250)
   })
 
   it('backs digest sync off while rounds find nothing, and syncs quickly again after a change', () => {
