@@ -7,10 +7,16 @@
 // is the same (it is X-Murmur-Index; a quarantined entry that comes back keeps its object but
 // moves the index), and the origin member still has the name the answer gives (originName).
 // Bounded like BodyCache: past `max` keys the least recently built one is dropped.
-import type { AgentApi } from '../agent/api.js'
 import type { Entry } from '../core/lww.js'
 import { frozenReply } from './body-cache.js'
 import type { Reply } from './server.js'
+
+/** What a held answer is checked against: the agent (AgentApi has all three). */
+export interface ConfigSource {
+  readonly config: { get: (key: string) => Entry | undefined }
+  readonly configIndex: ReadonlyMap<string, number>
+  readonly table: { get: (id: string) => { readonly hb: { readonly name: string } } | undefined }
+}
 
 interface Held {
   entry: Entry
@@ -23,7 +29,7 @@ export class ConfigReplies {
   private readonly held = new Map<string, Held>()
 
   constructor (
-    private readonly agent: Pick<AgentApi, 'config' | 'configIndex' | 'table'>,
+    private readonly agent: ConfigSource,
     /** The JSON item for an entry (routes.ts: key, value, version, updatedAt). */
     private readonly item: (e: Entry, originName: string | undefined) => unknown,
     private readonly max = 512
