@@ -41,8 +41,5 @@ export class BodyCache {
     return reply
   }
 
-  /** Whether an answer for `key` is held (at whatever version). */
-  has (key: string): boolean { return this.entries.has(key) }
-
   get size (): number { return this.entries.size }
 }
