@@ -90,6 +90,8 @@ export const DIGEST_BUCKETS = 64
 const ST_ALIVE = 0
 const ST_SUSPECT = 1
 const ST_FAILED = 2
+/** Left by force (`murmur force-leave`): the member's own record never said so. */
+const ST_LEFT = 3
 
 function cmp (a: Version, b: Version): number {
   return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]
@@ -97,6 +99,10 @@ function cmp (a: Version, b: Version): number {
 
 function versionOf (h: Heartbeat): Version {
   return [h.generation, h.counter]
+}
+
+function latest (a: Version, b: Version): Version {
+  return cmp(a, b) >= 0 ? a : b
 }
 
 /**
@@ -148,6 +154,13 @@ export class Swim {
   /** Members alive or suspect, this agent included. */
   private live = 1
   private readonly refused = new Set<string>()
+  /**
+   * Members reaped here: the record version reaped, remembered for twice `reapMs`. Without it,
+   * two agents that reap one departed member at different times (one learnt of it later: a
+   * late joiner, a healed partition) hand its row back and forth by digest sync forever.
+   * Only a newer record (the member started again) brings it back.
+   */
+  private readonly reaped = new Map<string, { v: Version, until: number }>()
   /** The table reached maxMembers and that was logged; cleared when a row is removed. */
   private fullNoted = false
   private readonly self: Row
@@ -238,8 +251,11 @@ export class Swim {
   }
 
   /**
-   * Serf's force-leave: a failed member is marked left here and wherever the news reaches, so
-   * it is no longer retried. It comes back by starting again (a newer record refutes it).
+   * Serf's force-leave: a failed member is marked left, so it is no longer retried. The news
+   * is broadcast, and the state travels in push-pull and digest sync like a failure does
+   * (ST_LEFT), so that agents the broadcast missed (partitioned, down, joining later) learn it
+   * too. It comes back by starting again (a newer record refutes it). Idempotent: a member
+   * already left is left alone.
    */
   forceLeave (id: string, now: number): Effect[] {
     const r = this.rows.get(id)
@@ -556,11 +572,12 @@ export class Swim {
     return this.move(r, 'failed', now)
   }
 
-  private forcedLeft (r: Row, v: Version, by: string, now: number): Effect[] {
+  /** `spread`: broadcast it on (a force-leave here, or its broadcast); state merges do not. */
+  private forcedLeft (r: Row, v: Version, by: string, now: number, spread = true): Effect[] {
     if (cmp(v, r.sv) < 0 || r.status === 'left') return []
     if (r === this.self) return this.refute(v, 'left by force', by)
     r.sv = v
-    this.queueAccusation('l', r, by)
+    if (spread) this.queueAccusation('l', r, by)
     return this.move(r, 'left', now)
   }
 
@@ -581,7 +598,7 @@ export class Swim {
    * A signed record. Newer than ours: verified (once per member and version), stored, spread
    * on (`rebroadcast`), and it refutes any accusation made against an older version.
    */
-  private acceptRecord (from: string, signed: SignedRecord, now: number, rebroadcast: boolean, failedAt?: Version): { row?: Row, fresh: boolean, out: Effect[] } {
+  private acceptRecord (from: string, signed: SignedRecord, now: number, rebroadcast: boolean, failedAt?: Version, forced = false): { row?: Row, fresh: boolean, out: Effect[] } {
     const rec = this.deps.records.decode(signed.body)
     if (rec === undefined) return { fresh: false, out: [{ kind: 'rejected', from }] }
     const r = this.rows.get(rec.id)
@@ -592,6 +609,7 @@ export class Swim {
     }
     if (r !== undefined && cmp(versionOf(rec), versionOf(r.rec)) <= 0) return { row: r, fresh: false, out: [] }
     if (r === undefined && this.refused.has(`${rec.id}/${rec.generation}/${rec.counter}`)) return { fresh: false, out: [] }
+    if (r === undefined && this.forgotten(rec.id, versionOf(rec))) return { fresh: false, out: [] }
     if (r === undefined && this.rows.size >= this.opts.maxMembers) return { fresh: false, out: this.full(from) }
     if (!this.deps.records.verify(rec.id, signed.body, signed.sig)) return { fresh: false, out: [{ kind: 'rejected', from }] }
     // Keep copies: decoded byte fields are views into the whole message they came in (a full
@@ -604,10 +622,12 @@ export class Swim {
         this.refused.add(`${rec.id}/${rec.generation}/${rec.counter}`)
         return { fresh: false, out }
       }
-      // A member we never saw, relayed as failed: list it failed, never alive and passing.
-      const status = rec.status === 'left' ? 'left' : failedAt !== undefined && cmp(failedAt, versionOf(rec)) >= 0 ? 'failed' : 'alive'
+      // A member we never saw, relayed as failed (or left by force): list it so, never alive
+      // and passing. A late joiner thus learns a force-leave made before it came.
+      const ended = rec.status !== 'left' && failedAt !== undefined && cmp(failedAt, versionOf(rec)) >= 0
+      const status = rec.status === 'left' ? 'left' : ended ? (forced ? 'left' : 'failed') : 'alive'
       const row = this.newRow(rec, signed, status, now)
-      if (status === 'failed') row.sv = failedAt as Version
+      if (ended) row.sv = failedAt as Version
       this.addRow(row)
       if (row.status === 'alive') this.live++
       // A newcomer goes into the probe list at a random place (memberlist does the same).
@@ -697,18 +717,23 @@ export class Swim {
       const [body, sig, st, g, c] = e
       // Only the peer's own record is spread on: relaying everyone's would flood on each join.
       const v: Version = [g, c]
-      const got = this.acceptRecord(from, { body, sig }, now, false, st === ST_FAILED ? v : undefined)
+      const got = this.acceptRecord(from, { body, sig }, now, false, st === ST_FAILED || st === ST_LEFT ? v : undefined, st === ST_LEFT)
       out.push(...got.out)
       const r = got.row
       if (r === undefined) continue
       // A version that differs only in load metrics is not news (see updateSelf): relaying it
       // would turn each digest sync that carries it into a cluster-wide broadcast.
       if (r.rec.id === from && got.out.some(isNews)) this.queueAlive(r)
-      if (st === ST_ALIVE || got.fresh || r.status === 'left' || r.status === 'failed') continue
-      if (st === ST_FAILED || st === ST_SUSPECT) {
-        // Someone saw it fail or suspects it: suspect it here too, and let it refute if alive.
-        out.push(...this.suspect(r, v, from, now))
+      if (st === ST_ALIVE || got.fresh || r.status === 'left') continue
+      if (r.status === 'failed') {
+        // Failed here, forced out there, and not back since (the record we hold is no newer
+        // than the one forced out): left here too, without a broadcast (the sync carries it).
+        if (st === ST_LEFT && cmp(v, versionOf(r.rec)) >= 0) out.push(...this.forcedLeft(r, latest(v, r.sv), from, now, false))
+        continue
       }
+      // Someone saw it fail, suspects it, or forced it out: suspect it here, and let it refute
+      // if alive; once failed here, the next sync brings the forced leave.
+      out.push(...this.suspect(r, v, from, now))
     }
     return out
   }
@@ -734,13 +759,21 @@ export class Swim {
 
   private reap (now: number): Effect[] {
     const out: Effect[] = []
+    for (const [id, x] of this.reaped) if (now >= x.until) this.reaped.delete(id)
     for (const r of [...this.rows.values()]) {
       if ((r.status === 'failed' || r.status === 'left') && now - r.since >= this.opts.reapMs) {
         this.remove(r)
+        this.reaped.set(r.rec.id, { v: versionOf(r.rec), until: now + 2 * this.opts.reapMs })
         out.push({ kind: 'transition', t: { id: r.rec.id, name: r.rec.name, from: r.status, to: 'reaped' } })
       }
     }
     return out
+  }
+
+  /** Reaped here at version `v` or later: not to be taken back from a peer (see `reaped`). */
+  private forgotten (id: string, v: Version): boolean {
+    const x = this.reaped.get(id)
+    return x !== undefined && cmp(v, x.v) <= 0
   }
 
   private remove (r: Row): void {
@@ -825,7 +858,8 @@ export class Swim {
   // ---- state exchange ----------------------------------------------------------------------
 
   private stateEntry (r: Row): StateEntry {
-    const st = this.dead(r) ? ST_FAILED : r.status === 'suspect' ? ST_SUSPECT : ST_ALIVE
+    const end = this.ending(r)
+    const st = end === 2 ? ST_LEFT : end === 1 ? ST_FAILED : r.status === 'suspect' ? ST_SUSPECT : ST_ALIVE
     return [r.signed.body, r.signed.sig, st, r.sv[0], r.sv[1]]
   }
 
@@ -834,7 +868,7 @@ export class Swim {
   }
 
   private versionLine (r: Row): VersionLine {
-    return [r.rec.id, r.rec.generation, r.rec.counter, this.dead(r) ? 1 : 0]
+    return [r.rec.id, r.rec.generation, r.rec.counter, this.ending(r)]
   }
 
   /** Digest from a peer: answer with our version lines in the buckets that differ (or nothing). */
@@ -859,10 +893,12 @@ export class Swim {
     const send: StateEntry[] = []
     for (const l of lines) {
       const r = this.rows.get(l[0])
-      if (r === undefined) { want.push(l[0]); continue }
+      if (r === undefined) { if (!this.forgotten(l[0], [l[1], l[2]])) want.push(l[0]); continue }
+      // At one record version an end outranks none, and a forced leave outranks a failure.
       const c = cmp([l[1], l[2]], versionOf(r.rec))
-      if (c > 0 || (c === 0 && l[3] === 1 && r.status !== 'failed' && r.status !== 'left')) want.push(l[0])
-      else if (c < 0 || (c === 0 && l[3] === 0 && r.status === 'failed')) send.push(this.stateEntry(r))
+      const mine = this.ending(r)
+      if (c > 0 || (c === 0 && l[3] > mine)) want.push(l[0])
+      else if (c < 0 || (c === 0 && l[3] < mine)) send.push(this.stateEntry(r))
     }
     // Ours in the same buckets that they do not list at all.
     const buckets = new Set(differ)
@@ -878,12 +914,16 @@ export class Swim {
   }
 
   private rowHash (r: Row): number {
-    return fnv1a(`${r.rec.id}.${r.rec.generation}.${r.rec.counter}.${this.dead(r) ? 1 : 0}`)
+    return fnv1a(`${r.rec.id}.${r.rec.generation}.${r.rec.counter}.${this.ending(r)}`)
   }
 
-  /** Failed, or left by force (its own record never said so): the wire calls both failed. */
-  private dead (r: Row): boolean {
-    return r.status === 'failed' || (r.status === 'left' && r.rec.status !== 'left')
+  /**
+   * How a member ended, as the wire tells it beside its record: 0 not (alive, suspect, or a
+   * leave its own record announces), 1 failed, 2 left by force (its own record never said so).
+   */
+  private ending (r: Row): 0 | 1 | 2 {
+    if (r.status === 'failed') return 1
+    return r.status === 'left' && r.rec.status !== 'left' ? 2 : 0
   }
 
   private bucketXor (r: Row): void {

@@ -1,5 +1,6 @@
-// The libp2p adapter of the transport seam. Membership and anti-entropy messages travel as
-// length-prefixed frames on one long-lived stream per peer and direction
+// The libp2p adapter of the transport seam. A message that fits travels as a datagram to a
+// peer that advertises a UDP address (datagram.ts), unless the sender asks for a stream; the
+// rest travel as length-prefixed frames on one long-lived stream per peer and direction
 // (`/murmur/C/msg/1`): opening a stream per message would cost a yamux round trip and a
 // protocol negotiation each time, a stream kept open costs nothing while idle. Publications
 // are gossipsub messages on the cluster's config topic.
@@ -82,7 +83,7 @@ export class Libp2pTransport implements Transport {
 
   send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], stream = false): void {
     if (this.stopped || to === this.self) return
-    if (channel === 'swim' && !stream && this.datagrams !== undefined) {
+    if (!stream && this.datagrams !== undefined) {
       const addr = this.udpAddress(to, addrs)
       if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data)) {
         this.counters.framesOut++

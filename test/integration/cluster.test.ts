@@ -1,4 +1,4 @@
-// Three (then four) real agent processes on loopback with --join and no mDNS.
+// Three (then four, then five) real agent processes on loopback with --join and no mDNS.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -219,5 +219,10 @@ describe('a three-agent cluster joined through one known agent each', () => {
     }
     const left = JSON.parse((await cli(['members', '--status', 'left', '--json'], c.http)).stdout)
     expect(left.map((m: any) => m.name)).toEqual(['a'])
+    // Again: nothing more to do, not an error.
+    expect((await b.req('PUT', '/v1/agent/force-leave/a')).body).toEqual({ name: 'a', ids: [] })
+    // An agent that starts afterwards learns it by state sync (the broadcast is long spent): left, not failed.
+    const e = await cluster.start({ name: 'e', join: [c.listen] })
+    await waitFor('a left on the late agent', async () => (await e.get('/v1/members')).body.find((m: any) => m.name === 'a')?.status === 'left', 30_000)
   })
 })
