@@ -13,7 +13,7 @@ interface Target { addr: Multiaddr, peer?: string, nextTry: number, backoffMs: n
 const FIRST_BACKOFF_MS = 1000
 const MAX_BACKOFF_MS = 30_000
 const FAST_TRY_MS = 30_000
-/** Period of the check for a target due for a dial: a timer that wakes an idle agent. */
+/** Period of the check for a target due for a dial, while one is not connected. */
 const CHECK_MS = 500
 
 export class Joiner {
@@ -29,12 +29,11 @@ export class Joiner {
     if (this.targets.length === 0) return
     this.host.on('disconnect', this.onDisconnect)
     this.check()
-    // Retries are a second or more apart (the backoff); a lost connection is redialled at once.
-    this.timer = setInterval(() => this.check(), CHECK_MS)
   }
 
   stop (): void {
-    clearInterval(this.timer)
+    clearTimeout(this.timer)
+    this.timer = undefined
     this.abort.abort()
     this.host.off('disconnect', this.onDisconnect)
   }
@@ -46,7 +45,13 @@ export class Joiner {
   }
 
   private check (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.abort.signal.aborted) return
     const now = Date.now()
+    // Retries are a second or more apart (the backoff); a lost connection is redialled at once
+    // (onDisconnect). While every address is connected nothing wakes the agent for them.
+    if (this.targets.some(t => t.dialing || t.peer === undefined || !this.host.isConnected(t.peer))) this.timer = setTimeout(() => this.check(), CHECK_MS)
     for (const t of this.targets) {
       if (t.dialing || now < t.nextTry || (t.peer !== undefined && this.host.isConnected(t.peer))) continue
       t.dialing = true
