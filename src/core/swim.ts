@@ -74,8 +74,12 @@ interface Probe {
   ackBy: number
   endAt: number
   indirect: boolean
-  /** A direct ping went over a stream too (SwimOptions.streamFallback). */
-  fallback?: boolean
+  /**
+   * A ping of the target went over a stream (the fallback, or a hint's ping): 'pending' while
+   * it may still be answered, 'lost' once the transport could not hand it over (the dial was
+   * refused or failed). Until then the probe waits for it, whatever the relays say.
+   */
+  stream?: 'pending' | 'lost'
   expectedNacks: number
   nacks: number
   /** Started by a connection-loss hint rather than the round-robin. */
@@ -265,7 +269,14 @@ export class Swim {
    */
   unreachable (peer: string, now: number): Effect[] {
     const out: Effect[] = []
-    for (const p of [...this.probes.values()]) if (p.target === peer && !p.indirect) out.push(...this.indirectProbe(p, now))
+    for (const p of [...this.probes.values()]) {
+      if (p.target !== peer) continue
+      if (p.stream === 'pending') p.stream = 'lost'
+      if (!p.indirect) out.push(...this.indirectProbe(p, now))
+      // Nothing left that could be answered: every relay nacked and no stream ping is pending.
+      // A kill -9 shows here within a round trip: the dials are refused (the host answers RST).
+      if (this.settled(p)) out.push(...this.probeFailed(p, now))
+    }
     for (const [seq, r] of [...this.relays]) {
       if (r.target !== peer) continue
       this.relays.delete(seq)
@@ -387,10 +398,7 @@ export class Swim {
         const probe = this.probes.get(p.s)
         if (probe === undefined) break
         probe.nacks++
-        // Every relay answered that it could not reach the target either: no need to wait for
-        // the end of the interval (memberlist does; it has no refusals to go by), unless the
-        // fallback ping over a stream may still be answered.
-        if (probe.indirect && !probe.fallback && probe.nacks >= probe.expectedNacks) out.push(...this.probeFailed(probe, now))
+        if (this.settled(probe)) out.push(...this.probeFailed(probe, now))
         break
       }
       case 'preq': {
@@ -467,6 +475,9 @@ export class Swim {
   private startProbe (target: Row, now: number, hint: boolean): Effect[] {
     const seq = ++this.seq
     const dial = this.dialAllowance(target.rec.id)
+    // A hint (the connection closed) is checked over a stream: a dead process refuses the dial
+    // at once, where a datagram would wait out the probe timeout unanswered.
+    const overStream = hint && this.opts.streamFallback
     this.probes.set(seq, {
       seq,
       target: target.rec.id,
@@ -475,12 +486,11 @@ export class Swim {
       indirect: false,
       expectedNacks: 0,
       nacks: 0,
-      hint
+      hint,
+      ...(overStream ? { stream: 'pending' as const } : {})
     })
-    // A hint (the connection closed) is checked over a stream: a dead process refuses the dial
-    // at once, where a datagram would wait out the probe timeout unanswered.
-    const ping = this.packetTo(target, hint && this.opts.streamFallback ? { t: 'ping', s: seq, to: target.rec.id, r: 1 } : { t: 'ping', s: seq, to: target.rec.id })
-    if (hint && this.opts.streamFallback && ping.kind === 'send') ping.stream = true
+    const ping = this.packetTo(target, overStream ? { t: 'ping', s: seq, to: target.rec.id, r: 1 } : { t: 'ping', s: seq, to: target.rec.id })
+    if (overStream && ping.kind === 'send') ping.stream = true
     return [ping]
   }
 
@@ -499,13 +509,23 @@ export class Swim {
     const out = relays.map(r => this.packetTo(r, p.hint && this.opts.streamFallback
       ? { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs], r: 1 }
       : { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
-    if (this.opts.streamFallback) {
+    if (this.opts.streamFallback && p.stream !== 'lost') {
       // memberlist's TCP fallback: where datagrams are dropped between two hosts but
-      // connections pass, the target still answers, and is not taken for dead.
-      p.fallback = true
+      // connections pass, the target still answers, and is not taken for dead. (A hint's
+      // stream ping that was refused already is not tried again.)
+      p.stream = 'pending'
       out.push({ kind: 'send', to: target.rec.id, addrs: target.rec.addrs, packet: { t: 'ping', s: p.seq, to: target.rec.id, r: 1 }, stream: true })
     }
     return out
+  }
+
+  /**
+   * An indirect probe with nothing more to wait for: every relay nacked (it could not reach
+   * the target either) and no stream ping may still be answered. No need to wait for the end
+   * of the interval (memberlist does; it has no refusals to go by).
+   */
+  private settled (p: Probe): boolean {
+    return p.indirect && p.stream !== 'pending' && p.nacks >= p.expectedNacks
   }
 
   private probeFailed (p: Probe, now: number): Effect[] {
