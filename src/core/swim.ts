@@ -43,8 +43,12 @@ export interface SwimDeps {
 }
 
 export type Effect =
-  /** `stream`: over a connection even where a datagram would do (the fallback probe). */
-  | { kind: 'send', to: string, addrs: readonly string[], packet: Packet, stream?: true }
+  /**
+   * `stream`: over a connection even where a datagram would do (the fallback probe). `probe`:
+   * a ping whose refusal (nothing listens at the target's port) the transport reports as
+   * unreachable at once, so a kill -9 shows within a round trip rather than at the timeout.
+   */
+  | { kind: 'send', to: string, addrs: readonly string[], packet: Packet, stream?: true, probe?: true }
   | { kind: 'transition', t: Transition }
   /** A member's record changed (services, health, metrics, addresses). */
   | { kind: 'record', id: string, before: Heartbeat | undefined, after: Heartbeat }
@@ -94,6 +98,11 @@ export const DIGEST_BUCKETS = 64
 const ST_ALIVE = 0
 const ST_SUSPECT = 1
 const ST_FAILED = 2
+
+/** A datagram ping whose refusal (nothing listens at the target's port) the transport reports as unreachable. */
+function watchedPing (to: string, addrs: readonly string[], seq: number): Effect {
+  return { kind: 'send', to, addrs, packet: { t: 'ping', s: seq, to }, probe: true }
+}
 
 function cmp (a: Version, b: Version): number {
   return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]
@@ -406,9 +415,10 @@ export class Swim {
         this.relays.set(seq, { origin: from, originSeq: p.s, target: p.to, nackAt: now + this.opts.probeTimeoutMs + this.dialAllowance(p.to) })
         const known = this.rows.get(p.to)?.rec.addrs ?? []
         const addrs = known.length > 0 ? known : p.a
-        out.push(p.r === 1
-          ? { kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to, r: 1 }, stream: true }
-          : { kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to } })
+        // After a hint the prober asks for a ping over a stream; a watched datagram goes too
+        // (see startProbe).
+        if (p.r === 1) out.push({ kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to, r: 1 }, stream: true })
+        out.push(watchedPing(p.to, addrs, seq))
         break
       }
       case 'gossip':
@@ -490,8 +500,11 @@ export class Swim {
       ...(overStream ? { stream: 'pending' as const } : {})
     })
     const ping = this.packetTo(target, overStream ? { t: 'ping', s: seq, to: target.rec.id, r: 1 } : { t: 'ping', s: seq, to: target.rec.id })
-    if (overStream && ping.kind === 'send') ping.stream = true
-    return [ping]
+    if (ping.kind !== 'send') return []
+    if (!overStream) return [{ ...ping, probe: true }]
+    // And a watched datagram beside it: its refusal comes back in a round trip, sooner than
+    // a dial's on a busy host; whichever is answered first acks the probe.
+    return [{ ...ping, stream: true }, watchedPing(target.rec.id, target.rec.addrs, seq)]
   }
 
   private indirectProbe (p: Probe, now: number): Effect[] {

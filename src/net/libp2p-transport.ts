@@ -80,11 +80,12 @@ export class Libp2pTransport implements Transport {
     (this.handlers[event] as Set<TransportEvents[E]>).delete(handler)
   }
 
-  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], stream = false): void {
+  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], mode?: 'stream' | 'probe'): void {
     if (this.stopped || to === this.self) return
-    if (channel === 'swim' && !stream && this.datagrams !== undefined) {
+    if (channel === 'swim' && mode !== 'stream' && this.datagrams !== undefined) {
       const addr = this.udpAddress(to, addrs)
-      if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data)) {
+      const refused = mode === 'probe' ? () => { if (!this.stopped) for (const h of this.handlers.unreachable) h(to) } : undefined
+      if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data, refused)) {
         this.counters.framesOut++
         this.counters.bytesOut += data.byteLength
         return

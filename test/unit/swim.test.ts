@@ -338,6 +338,13 @@ describe('SWIM state machine', () => {
     // Their pings are refused too: they nack at once, and n0 suspects n4 without waiting.
     for (const relay of ['n1', 'n2', 'n3']) b.run(relay, (b.nodes.get(relay) as Swim).unreachable('n4', b.now))
     expect(b.status('n0', 'n4')).toBe('suspect')
+    // Datagram pings, the prober's and the relays', are sent watched for a refusal (ICMP port
+    // unreachable), which the transport reports like a refused dial.
+    const m0 = b.nodes.get('n1') as Swim
+    const direct = m0.tick(b.now + 2 * SWIM_DEFAULTS.probeIntervalMs).find(e => e.kind === 'send' && e.packet.t === 'ping')
+    expect(direct).toMatchObject({ probe: true })
+    const relayed = m0.handle('n0', { t: 'preq', s: 1, to: 'n2', a: [] }, b.now).find(e => e.kind === 'send')
+    expect(relayed).toMatchObject({ to: 'n2', probe: true, packet: { t: 'ping' } })
     // A round-robin probe whose datagram ping goes unanswered waits for its stream fallback ping,
     // even when every relay has nacked: datagrams may be what is dropped.
     const c = cluster(4, { streamFallback: true })
