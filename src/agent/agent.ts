@@ -35,6 +35,7 @@ import { CustomMetrics } from '../core/custom-metrics.js'
 import { Controller } from './controller.js'
 import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
+import { Links } from './links.js'
 import { LocalServices } from './local-services.js'
 import type { Counters } from './counters.js'
 import { createLogger, type Level, type Logger } from './log.js'
@@ -96,6 +97,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   readonly custom = new CustomMetrics()
   private publishedCustom: Readonly<Record<string, number>> = {}
   readonly controller: Controller
+  private readonly links: Links
 
   private constructor (
     readonly opts: AgentOptions,
@@ -129,6 +131,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       }
     })
     this.membership = new Membership(self, swimOptions(opts), { transport, clock: systemClock, rng: Math.random, records })
+    transport.addressesOf = peer => this.membership.get(peer)?.hb.addrs ?? []
     this.antiEntropy = new AntiEntropy({
       transport,
       clock: systemClock,
@@ -156,6 +159,12 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() })
     this.quarantine = new Quarantine(this.config, opts.tombstoneTtlMs, opts.dataDir, logger)
     this.load = new LoadReporter(() => this.publishSelf())
+    this.links = new Links({
+      connected: () => host.connectedPeers(),
+      randomMember: () => this.membership.swim.randomPeer(),
+      dial: async (peer, addrs) => { await host.dialPeer(peer, addrs) },
+      isLive: peer => { const s = this.membership.get(peer)?.status; return s === 'alive' || s === 'suspect' }
+    })
     this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
   }
 
@@ -429,6 +438,10 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       if (before === undefined || before.name !== after.name || JSON.stringify(before.services) !== JSON.stringify(after.services)) this.changes.bump('services')
     })
     this.membership.on('note', (level, what, fields) => this.logger(level, 'member', what, fields))
+    // A member that joined or came back may be the link this agent lacks; a closed connection may
+    // have been one of its links.
+    this.membership.on('transition', t => { if (t.to === 'alive') this.links.check() })
+    this.transport.on('down', () => setImmediate(() => { if (!this.stopped) this.links.check() }))
     this.transport.on('message', () => this.quarantine.contact())
     this.transport.on('publication', () => this.quarantine.contact())
     this.transport.on('up', (peer, outbound) => {
@@ -451,6 +464,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       if (n > 0) this.logger('info', 'config', 'collected tombstones', { count: n })
     })
     this.every(() => TALLY_MS, () => this.logTally())
+    this.every(() => 5000, () => this.links.check())
     this.joiner.start()
     this.controller.start()
     this.host.startDiscovery()

@@ -144,14 +144,20 @@ export class AntiEntropy {
     }
   }
 
-  private send (to: string, msg: Record<string, unknown>, addrs?: readonly string[]): void {
-    this.deps.transport.send('sync', to, encode(msg), addrs)
+  /**
+   * Digests and replies without entries may go as datagrams (no connection needed: an idle
+   * round with a random member costs two datagrams). Entries always take a stream: config
+   * values may be secrets, and a stream is encrypted (Noise) where a datagram is only signed
+   * unless the cluster has a key.
+   */
+  private send (to: string, msg: Record<string, unknown>, addrs?: readonly string[], entries = false): void {
+    this.deps.transport.send('sync', to, encode(msg), addrs, entries ? 'stream' : undefined)
   }
 
   private sendEntries (to: string, first: Record<string, unknown>, entries: Entry[]): void {
     const [head = [], ...rest] = frames(entries)
-    this.send(to, { ...first, e: head.map(wireEntry) })
-    for (const chunk of rest) this.send(to, { t: 'cent', e: chunk.map(wireEntry) })
+    this.send(to, { ...first, e: head.map(wireEntry) }, undefined, head.length > 0)
+    for (const chunk of rest) this.send(to, { t: 'cent', e: chunk.map(wireEntry) }, undefined, true)
   }
 
   /** The exchange with `peer`, opened (or kept open) for EXCHANGE_MS from now. */

@@ -1,24 +1,32 @@
 // Load metrics carried in this agent's member record, off the hot path: sampled every 5 s,
 // rounded, and published (a new record version, which every member pulls by digest sync) only
 // when a value moved by more than 10 % and more than its rounding step, or 30 s passed with
-// some change. Per-second metrics in gossip cost every member O(N) work per second; ScyllaDB
-// moved to this rule after they broke a 50-node cluster.
+// some change, and never twice within 10 s. Per-second metrics in gossip cost every member
+// O(N) work per second; ScyllaDB moved to this rule after they broke a 50-node cluster.
 import { freemem, loadavg, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Metrics } from '../core/heartbeat.js'
 
 const SAMPLE_MS = 5000
 const REFRESH_MS = 30_000
+/**
+ * Metrics-only versions are at least this far apart, so a cluster of N agents makes at most
+ * N / 10 of them a second however busy its hosts are (each is pulled by every member). A move
+ * waits for the gap; the first sample after it compares with what was last published.
+ */
+const MIN_GAP_MS = 10_000
 const MOVED = 0.1
 const MiB = 2 ** 20
 
 /**
  * The 10 % rule also needs at least this absolute move, each no less than the value's rounding
- * step, so idle noise is not news however large in per cent (load 0.3 -> 0.6, RSS breathing
- * with the GC): a move of less than 0.1 of a core, 0.5 of load, 16 MiB of RSS, 256 MiB of free
- * memory or 100 ms of event-loop delay waits for the 30 s refresh.
+ * step, so idle noise is not news however large in per cent (RSS breathing with the GC): a move
+ * of less than 0.1 of a core, 16 MiB of RSS, 256 MiB of free memory or 100 ms of event-loop
+ * delay waits for the 30 s refresh. The load average is not a trigger at all: it is a one-minute
+ * average, as late as the refresh anyway, and the same for every agent of a host, so its moves
+ * made all of them publish at once.
  */
-const MIN_MOVE = { cpu: 0.1, rss: 16 * MiB, memFree: 256 * MiB, load1: 0.5, loopDelayMs: 100 } as const
+const MIN_MOVE = { cpu: 0.1, rss: 16 * MiB, memFree: 256 * MiB, loopDelayMs: 100 } as const
 
 export function roundMetrics (m: Metrics): Metrics {
   // Coarse on purpose: an idle agent's values then stay equal from one sample to the next,
@@ -101,6 +109,7 @@ export class LoadReporter {
     const m = roundMetrics(raw)
     const now = performance.now()
     const changed = level(m) !== level(this.published)
+    if (now - this.publishedAt < MIN_GAP_MS) return
     if (movedMuch(this.publishedRaw, raw) || (changed && now - this.publishedAt >= REFRESH_MS)) {
       this.published = m
       this.publishedRaw = raw

@@ -22,7 +22,7 @@ export function clusterCommands (kit: CliKit): Record<string, (args: string[]) =
       const { values, positionals } = parse(args, {})
       arity(positionals, 1, 'murmur force-leave NAME')
       const r = await client(values).request<{ name: string, ids: string[] }>('PUT', `/v1/agent/force-leave/${encodeURIComponent(positionals[0])}`)
-      print(values, r, () => r.ids.length > 0 ? `${r.name} is marked left on every agent the news reaches\n` : `${r.name} had already left\n`)
+      print(values, r, () => r.ids.length > 0 ? `${r.name} is marked left; every agent learns it, those that join later too\n` : `${r.name} had already left\n`)
     },
 
     async wait (args) {

@@ -8,10 +8,14 @@ export interface SignedRecord {
   readonly sig: Uint8Array
 }
 
-/** [record body, signature, status (0 alive, 1 suspect, 2 failed), status generation, status counter] */
+/**
+ * [record body, signature, status (0 alive, 1 suspect, 2 failed, 3 left by force), status
+ * generation, status counter]. 3 was added with anti-entropy of force-leave: agents from
+ * before drop such an entry (counted as rejected), and so keep the member failed.
+ */
 export type StateEntry = [Uint8Array, Uint8Array, number, number, number]
 
-/** [member id, record generation, record counter, 1 when failed] */
+/** [member id, record generation, record counter, 1 when failed, 2 when left by force] */
 export type VersionLine = [string, number, number, number]
 
 export type Packet =
@@ -51,11 +55,11 @@ function isId (x: unknown): x is string {
 
 export function isStateEntry (x: unknown): x is StateEntry {
   return Array.isArray(x) && x.length === 5 && x[0] instanceof Uint8Array && x[1] instanceof Uint8Array &&
-    (x[2] === 0 || x[2] === 1 || x[2] === 2) && isSeq(x[3]) && isSeq(x[4])
+    (x[2] === 0 || x[2] === 1 || x[2] === 2 || x[2] === 3) && isSeq(x[3]) && isSeq(x[4])
 }
 
 function isVersionLine (x: unknown): x is VersionLine {
-  return Array.isArray(x) && x.length === 4 && isId(x[0]) && isSeq(x[1]) && isSeq(x[2]) && (x[3] === 0 || x[3] === 1)
+  return Array.isArray(x) && x.length === 4 && isId(x[0]) && isSeq(x[1]) && isSeq(x[2]) && (x[3] === 0 || x[3] === 1 || x[3] === 2)
 }
 
 export function isPacket (x: unknown): x is Packet {

@@ -98,6 +98,8 @@ export const DIGEST_BUCKETS = 64
 const ST_ALIVE = 0
 const ST_SUSPECT = 1
 const ST_FAILED = 2
+/** Left by force (`murmur force-leave`): the member's own record never said so. */
+const ST_LEFT = 3
 
 /** A datagram ping whose refusal (nothing listens at the target's port) the transport reports as unreachable. */
 function watchedPing (to: string, addrs: readonly string[], seq: number): Effect {
@@ -110,6 +112,10 @@ function cmp (a: Version, b: Version): number {
 
 function versionOf (h: Heartbeat): Version {
   return [h.generation, h.counter]
+}
+
+function latest (a: Version, b: Version): Version {
+  return cmp(a, b) >= 0 ? a : b
 }
 
 /**
@@ -161,6 +167,13 @@ export class Swim {
   /** Members alive or suspect, this agent included. */
   private live = 1
   private readonly refused = new Set<string>()
+  /**
+   * Members reaped here: the record version reaped, remembered for twice `reapMs`. Without it,
+   * two agents that reap one departed member at different times (one learnt of it later: a
+   * late joiner, a healed partition) hand its row back and forth by digest sync forever.
+   * Only a newer record (the member started again) brings it back.
+   */
+  private readonly reaped = new Map<string, { v: Version, until: number }>()
   /** The table reached maxMembers and that was logged; cleared when a row is removed. */
   private fullNoted = false
   private readonly self: Row
@@ -251,8 +264,11 @@ export class Swim {
   }
 
   /**
-   * Serf's force-leave: a failed member is marked left here and wherever the news reaches, so
-   * it is no longer retried. It comes back by starting again (a newer record refutes it).
+   * Serf's force-leave: a failed member is marked left, so it is no longer retried. The news
+   * is broadcast, and the state travels in push-pull and digest sync like a failure does
+   * (ST_LEFT), so that agents the broadcast missed (partitioned, down, joining later) learn it
+   * too. It comes back by starting again (a newer record refutes it). Idempotent: a member
+   * already left is left alone.
    */
   forceLeave (id: string, now: number): Effect[] {
     const r = this.rows.get(id)
@@ -442,7 +458,7 @@ export class Swim {
         out.push(...merged)
         if (p.w !== undefined && p.w.length > 0) {
           const e = p.w.flatMap(id => { const r = this.rows.get(id); return r === undefined ? [] : [this.stateEntry(r)] })
-          if (e.length > 0) out.push(this.reply(from, { t: 'st', e }))
+          if (e.length > 0) for (const part of packed(e, entryBytes, this.opts.packetBudget)) out.push(this.reply(from, { t: 'st', e: part }))
         }
         break
       }
@@ -589,11 +605,12 @@ export class Swim {
     return this.move(r, 'failed', now)
   }
 
-  private forcedLeft (r: Row, v: Version, by: string, now: number): Effect[] {
+  /** `spread`: broadcast it on (a force-leave here, or its broadcast); state merges do not. */
+  private forcedLeft (r: Row, v: Version, by: string, now: number, spread = true): Effect[] {
     if (cmp(v, r.sv) < 0 || r.status === 'left') return []
     if (r === this.self) return this.refute(v, 'left by force', by)
     r.sv = v
-    this.queueAccusation('l', r, by)
+    if (spread) this.queueAccusation('l', r, by)
     return this.move(r, 'left', now)
   }
 
@@ -614,7 +631,7 @@ export class Swim {
    * A signed record. Newer than ours: verified (once per member and version), stored, spread
    * on (`rebroadcast`), and it refutes any accusation made against an older version.
    */
-  private acceptRecord (from: string, signed: SignedRecord, now: number, rebroadcast: boolean, failedAt?: Version): { row?: Row, fresh: boolean, out: Effect[] } {
+  private acceptRecord (from: string, signed: SignedRecord, now: number, rebroadcast: boolean, failedAt?: Version, forced = false): { row?: Row, fresh: boolean, out: Effect[] } {
     const rec = this.deps.records.decode(signed.body)
     if (rec === undefined) return { fresh: false, out: [{ kind: 'rejected', from }] }
     const r = this.rows.get(rec.id)
@@ -625,6 +642,7 @@ export class Swim {
     }
     if (r !== undefined && cmp(versionOf(rec), versionOf(r.rec)) <= 0) return { row: r, fresh: false, out: [] }
     if (r === undefined && this.refused.has(`${rec.id}/${rec.generation}/${rec.counter}`)) return { fresh: false, out: [] }
+    if (r === undefined && this.forgotten(rec.id, versionOf(rec))) return { fresh: false, out: [] }
     if (r === undefined && this.rows.size >= this.opts.maxMembers) return { fresh: false, out: this.full(from) }
     if (!this.deps.records.verify(rec.id, signed.body, signed.sig)) return { fresh: false, out: [{ kind: 'rejected', from }] }
     // Keep copies: decoded byte fields are views into the whole message they came in (a full
@@ -637,10 +655,12 @@ export class Swim {
         this.refused.add(`${rec.id}/${rec.generation}/${rec.counter}`)
         return { fresh: false, out }
       }
-      // A member we never saw, relayed as failed: list it failed, never alive and passing.
-      const status = rec.status === 'left' ? 'left' : failedAt !== undefined && cmp(failedAt, versionOf(rec)) >= 0 ? 'failed' : 'alive'
+      // A member we never saw, relayed as failed (or left by force): list it so, never alive
+      // and passing. A late joiner thus learns a force-leave made before it came.
+      const ended = rec.status !== 'left' && failedAt !== undefined && cmp(failedAt, versionOf(rec)) >= 0
+      const status = rec.status === 'left' ? 'left' : ended ? (forced ? 'left' : 'failed') : 'alive'
       const row = this.newRow(rec, signed, status, now)
-      if (status === 'failed') row.sv = failedAt as Version
+      if (ended) row.sv = failedAt as Version
       this.addRow(row)
       if (row.status === 'alive') this.live++
       // A newcomer goes into the probe list at a random place (memberlist does the same).
@@ -730,18 +750,23 @@ export class Swim {
       const [body, sig, st, g, c] = e
       // Only the peer's own record is spread on: relaying everyone's would flood on each join.
       const v: Version = [g, c]
-      const got = this.acceptRecord(from, { body, sig }, now, false, st === ST_FAILED ? v : undefined)
+      const got = this.acceptRecord(from, { body, sig }, now, false, st === ST_FAILED || st === ST_LEFT ? v : undefined, st === ST_LEFT)
       out.push(...got.out)
       const r = got.row
       if (r === undefined) continue
       // A version that differs only in load metrics is not news (see updateSelf): relaying it
       // would turn each digest sync that carries it into a cluster-wide broadcast.
       if (r.rec.id === from && got.out.some(isNews)) this.queueAlive(r)
-      if (st === ST_ALIVE || got.fresh || r.status === 'left' || r.status === 'failed') continue
-      if (st === ST_FAILED || st === ST_SUSPECT) {
-        // Someone saw it fail or suspects it: suspect it here too, and let it refute if alive.
-        out.push(...this.suspect(r, v, from, now))
+      if (st === ST_ALIVE || got.fresh || r.status === 'left') continue
+      if (r.status === 'failed') {
+        // Failed here, forced out there, and not back since (the record we hold is no newer
+        // than the one forced out): left here too, without a broadcast (the sync carries it).
+        if (st === ST_LEFT && cmp(v, versionOf(r.rec)) >= 0) out.push(...this.forcedLeft(r, latest(v, r.sv), from, now, false))
+        continue
       }
+      // Someone saw it fail, suspects it, or forced it out: suspect it here, and let it refute
+      // if alive; once failed here, the next sync brings the forced leave.
+      out.push(...this.suspect(r, v, from, now))
     }
     return out
   }
@@ -767,13 +792,21 @@ export class Swim {
 
   private reap (now: number): Effect[] {
     const out: Effect[] = []
+    for (const [id, x] of this.reaped) if (now >= x.until) this.reaped.delete(id)
     for (const r of [...this.rows.values()]) {
       if ((r.status === 'failed' || r.status === 'left') && now - r.since >= this.opts.reapMs) {
         this.remove(r)
+        this.reaped.set(r.rec.id, { v: versionOf(r.rec), until: now + 2 * this.opts.reapMs })
         out.push({ kind: 'transition', t: { id: r.rec.id, name: r.rec.name, from: r.status, to: 'reaped' } })
       }
     }
     return out
+  }
+
+  /** Reaped here at version `v` or later: not to be taken back from a peer (see `reaped`). */
+  private forgotten (id: string, v: Version): boolean {
+    const x = this.reaped.get(id)
+    return x !== undefined && cmp(v, x.v) <= 0
   }
 
   private remove (r: Row): void {
@@ -858,7 +891,8 @@ export class Swim {
   // ---- state exchange ----------------------------------------------------------------------
 
   private stateEntry (r: Row): StateEntry {
-    const st = this.dead(r) ? ST_FAILED : r.status === 'suspect' ? ST_SUSPECT : ST_ALIVE
+    const end = this.ending(r)
+    const st = end === 2 ? ST_LEFT : end === 1 ? ST_FAILED : r.status === 'suspect' ? ST_SUSPECT : ST_ALIVE
     return [r.signed.body, r.signed.sig, st, r.sv[0], r.sv[1]]
   }
 
@@ -867,7 +901,7 @@ export class Swim {
   }
 
   private versionLine (r: Row): VersionLine {
-    return [r.rec.id, r.rec.generation, r.rec.counter, this.dead(r) ? 1 : 0]
+    return [r.rec.id, r.rec.generation, r.rec.counter, this.ending(r)]
   }
 
   /** Digest from a peer: answer with our version lines in the buckets that differ (or nothing). */
@@ -879,9 +913,15 @@ export class Swim {
     for (let i = 0; i < DIGEST_BUCKETS; i++) if (theirs.getUint32(i * 4, true) !== mine.getUint32(i * 4, true)) differ.add(i)
     if (differ.size === 0) return []
     this.syncFound(now)
-    const v: VersionLine[] = []
-    for (const r of this.rows.values()) if (differ.has(this.bucketOf(r.rec.id))) v.push(this.versionLine(r))
-    return [this.reply(from, { t: 'dif', v, k: [...differ] })]
+    // Lines by bucket, then buckets packed into replies that each fit a datagram: a reply must
+    // list every line of the buckets it names (the other side sends what a bucket has beyond them).
+    const byBucket = new Map<number, VersionLine[]>()
+    for (const b of differ) byBucket.set(b, [])
+    for (const r of this.rows.values()) byBucket.get(this.bucketOf(r.rec.id))?.push(this.versionLine(r))
+    const buckets = [...byBucket]
+    const size = ([, lines]: [number, VersionLine[]]): number => 8 + lines.reduce((n, l) => n + l[0].length + 16, 0)
+    return packed(buckets, size, this.opts.packetBudget).map(part =>
+      this.reply(from, { t: 'dif', v: part.flatMap(([, lines]) => lines), k: part.map(([b]) => b) }))
   }
 
   /** Their version lines for the differing buckets: send what is newer here, ask for what is newer there. */
@@ -892,10 +932,12 @@ export class Swim {
     const send: StateEntry[] = []
     for (const l of lines) {
       const r = this.rows.get(l[0])
-      if (r === undefined) { want.push(l[0]); continue }
+      if (r === undefined) { if (!this.forgotten(l[0], [l[1], l[2]])) want.push(l[0]); continue }
+      // At one record version an end outranks none, and a forced leave outranks a failure.
       const c = cmp([l[1], l[2]], versionOf(r.rec))
-      if (c > 0 || (c === 0 && l[3] === 1 && r.status !== 'failed' && r.status !== 'left')) want.push(l[0])
-      else if (c < 0 || (c === 0 && l[3] === 0 && r.status === 'failed')) send.push(this.stateEntry(r))
+      const mine = this.ending(r)
+      if (c > 0 || (c === 0 && l[3] > mine)) want.push(l[0])
+      else if (c < 0 || (c === 0 && l[3] < mine)) send.push(this.stateEntry(r))
     }
     // Ours in the same buckets that they do not list at all.
     const buckets = new Set(differ)
@@ -903,7 +945,9 @@ export class Swim {
       if (!theirs.has(r.rec.id) && buckets.has(this.bucketOf(r.rec.id))) send.push(this.stateEntry(r))
     }
     if (send.length === 0 && want.length === 0) return []
-    return [this.reply(from, { t: 'st', e: send, w: want })]
+    // Records split over replies that fit a datagram each (a join's exchange carries many);
+    // the ids wanted ride in the first.
+    return packed(send, entryBytes, this.opts.packetBudget).map((e, i) => this.reply(from, i === 0 ? { t: 'st', e, w: want } : { t: 'st', e }))
   }
 
   private bucketOf (id: string): number {
@@ -911,12 +955,16 @@ export class Swim {
   }
 
   private rowHash (r: Row): number {
-    return fnv1a(`${r.rec.id}.${r.rec.generation}.${r.rec.counter}.${this.dead(r) ? 1 : 0}`)
+    return fnv1a(`${r.rec.id}.${r.rec.generation}.${r.rec.counter}.${this.ending(r)}`)
   }
 
-  /** Failed, or left by force (its own record never said so): the wire calls both failed. */
-  private dead (r: Row): boolean {
-    return r.status === 'failed' || (r.status === 'left' && r.rec.status !== 'left')
+  /**
+   * How a member ended, as the wire tells it beside its record: 0 not (alive, suspect, or a
+   * leave its own record announces), 1 failed, 2 left by force (its own record never said so).
+   */
+  private ending (r: Row): 0 | 1 | 2 {
+    if (r.status === 'failed') return 1
+    return r.status === 'left' && r.rec.status !== 'left' ? 2 : 0
   }
 
   private bucketXor (r: Row): void {
@@ -952,4 +1000,25 @@ export class Swim {
   private newRow (rec: Heartbeat, signed: SignedRecord, status: MemberStatus, now: number): Row {
     return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now }
   }
+}
+
+/** Bytes a state entry takes on the wire, about: its signed record plus a few of framing. */
+function entryBytes (e: StateEntry): number {
+  return e[0].byteLength + e[1].byteLength + 24
+}
+
+/**
+ * Items in order, cut into groups of about `budget` bytes (an item larger than that goes alone),
+ * so each message fits one datagram. Always at least one group, empty when there are no items.
+ */
+export function packed<T> (items: readonly T[], size: (item: T) => number, budget: number): T[][] {
+  const out: T[][] = [[]]
+  let bytes = 0
+  for (const item of items) {
+    const n = size(item)
+    if (out[out.length - 1].length > 0 && bytes + n > budget) { out.push([]); bytes = 0 }
+    out[out.length - 1].push(item)
+    bytes += n
+  }
+  return out
 }

@@ -8,6 +8,19 @@ import type { Reply } from './server.js'
 
 interface Cached { version: string | number, reply: Reply }
 
+/**
+ * `value` serialised once, with X-Murmur-Index `index`, as a reply the server sends as it is
+ * (headers complete, type and length too). Frozen: it is shared by every request it answers.
+ */
+export function frozenReply (index: number, value: unknown): Reply {
+  const json = Buffer.from(JSON.stringify(value) + '\n')
+  return Object.freeze({
+    json,
+    complete: true,
+    headers: Object.freeze({ 'x-murmur-index': String(index), 'content-type': 'application/json', 'content-length': String(json.byteLength) })
+  })
+}
+
 export class BodyCache {
   private readonly entries = new Map<string, Cached>()
 
@@ -21,20 +34,12 @@ export class BodyCache {
   reply (key: string, version: string | number, index: number, read: () => unknown): Reply {
     const hit = this.entries.get(key)
     if (hit !== undefined && hit.version === version) return hit.reply
-    const json = Buffer.from(JSON.stringify(read()) + '\n')
-    const reply: Reply = Object.freeze({
-      json,
-      complete: true,
-      headers: Object.freeze({ 'x-murmur-index': String(index), 'content-type': 'application/json', 'content-length': String(json.byteLength) })
-    })
+    const reply = frozenReply(index, read())
     this.entries.delete(key)
     if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string)
     this.entries.set(key, { version, reply })
     return reply
   }
-
-  /** Whether an answer for `key` is held (at whatever version). */
-  has (key: string): boolean { return this.entries.has(key) }
 
   get size (): number { return this.entries.size }
 }

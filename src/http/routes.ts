@@ -6,6 +6,7 @@ import { formatHlc } from '../core/hlc.js'
 import type { Entry } from '../core/lww.js'
 import { afterBlock, block, type Watched } from './blocking.js'
 import { BodyCache } from './body-cache.js'
+import { ConfigReplies } from './config-replies.js'
 import { consulHeaders } from './consul/query.js'
 import { consulRoutes, consulSelf } from './consul/routes.js'
 import { controlRoutes } from './control-routes.js'
@@ -17,11 +18,11 @@ import { VERSION } from '../version.js'
 
 export { VERSION } from '../version.js'
 
-function configItem (agent: Agent, e: Entry): Record<string, unknown> {
+function configItem (agent: Agent, e: Entry, originName = agent.table.get(e.origin)?.hb.name): Record<string, unknown> {
   return {
     key: e.key,
     value: e.value,
-    version: { hlc: formatHlc(e.hlc), origin: e.origin, originName: agent.table.get(e.origin)?.hb.name },
+    version: { hlc: formatHlc(e.hlc), origin: e.origin, originName },
     updatedAt: new Date(e.hlc.wall).toISOString()
   }
 }
@@ -67,9 +68,9 @@ export function memberView (agent: Agent): Array<Record<string, unknown>> {
 }
 
 export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetrics): Route[] {
-  // The two hottest reads answer from serialised bodies while their index holds.
+  // The two hottest reads answer from serialised bodies while what they read is unchanged.
   const instancesCache = new BodyCache()
-  const configCache = new BodyCache()
+  const configReplies = new ConfigReplies(agent, (e, originName) => configItem(agent, e, originName))
   const memberWatch: Watched = { index: () => agent.memberIndex, concerns: kind => kind === 'member' }
   const servicesWatch: Watched = { index: () => agent.servicesIndex, concerns: kind => kind !== 'config' }
   return [
@@ -184,15 +185,17 @@ export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetri
       method: 'GET',
       pattern: '/v1/config/*key',
       handler: (req, p) => {
-        // A key with an answer cached passed this check when it was built.
-        const key = configCache.has(p.key) ? p.key : checkKey(p.key)
+        // Most reads: no query (nothing to block on or validate) and an answer held for the key.
+        if (req.query.size === 0) {
+          const held = configReplies.current(p.key)
+          if (held !== undefined) return held
+        }
+        const key = checkKey(p.key)
         const index = (): number => agent.configIndex.get(key) ?? 1
         return afterBlock(block(agent, req, { index, concerns: (kind, k) => kind === 'config' && k === key }), () => {
           const e = agent.config.get(key)
           if (e === undefined) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `config key '${p.key}' is not set`)
-          // The item names its origin member: a member that appears (or is renamed) changes it too.
-          const at = index()
-          return configCache.reply(key, `${at} ${agent.table.get(e.origin)?.hb.name ?? ''}`, at, () => configItem(agent, e))
+          return configReplies.reply(key, e)
         })
       }
     },

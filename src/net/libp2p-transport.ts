@@ -1,5 +1,6 @@
-// The libp2p adapter of the transport seam. Membership and anti-entropy messages travel as
-// length-prefixed frames on one long-lived stream per peer and direction
+// The libp2p adapter of the transport seam. A message that fits travels as a datagram to a
+// peer that advertises a UDP address (datagram.ts), unless the sender asks for a stream; the
+// rest travel as length-prefixed frames on one long-lived stream per peer and direction
 // (`/murmur/C/msg/1`): opening a stream per message would cost a yamux round trip and a
 // protocol negotiation each time, a stream kept open costs nothing while idle. Publications
 // are gossipsub messages on the cluster's config topic.
@@ -36,6 +37,13 @@ export class Libp2pTransport implements Transport {
   private stopped = false
   /** UDP addresses peers advertised (their records' `/udp/` address), by peer id. */
   private readonly udp = new Map<string, UdpAddress>()
+
+  /**
+   * The addresses a member announced (set by the agent from its member table): a reply or a
+   * digest sent without addresses still finds the peer's UDP address, instead of opening a
+   * connection to it.
+   */
+  addressesOf: (peer: string) => readonly string[] = () => []
 
   /** `datagrams`: the bound UDP socket and the address this agent advertises for it. */
   constructor (private readonly host: Host, private readonly datagrams?: { socket: DatagramSocket, advertise: UdpAddress }) {}
@@ -82,8 +90,8 @@ export class Libp2pTransport implements Transport {
 
   send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], mode?: 'stream' | 'probe'): void {
     if (this.stopped || to === this.self) return
-    if (channel === 'swim' && mode !== 'stream' && this.datagrams !== undefined) {
-      const addr = this.udpAddress(to, addrs)
+    if (mode !== 'stream' && this.datagrams !== undefined) {
+      const addr = this.udpAddress(to, addrs.length > 0 ? addrs : this.addressesOf(to))
       const refused = mode === 'probe' ? () => { if (!this.stopped) for (const h of this.handlers.unreachable) h(to) } : undefined
       if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data, refused)) {
         this.counters.framesOut++

@@ -1,4 +1,4 @@
-// Three (then four) real agent processes on loopback with --join and no mDNS.
+// Three (then four, then five) real agent processes on loopback with --join and no mDNS.
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -79,6 +79,13 @@ describe('a three-agent cluster joined through one known agent each', () => {
       })
       expect(got).toMatchObject({ key: 'app/db.url', value: { host: 'db', port: 5432 }, version: put.body.version })
     }
+    // A and C now hold their answer for the key (config-replies.ts): a newer write from B replaces it.
+    const next = await b.req('PUT', '/v1/config/app/db.url', { host: 'db2', port: 5432 })
+    for (const agent of [a, c]) {
+      await waitFor('the newer value on peer', async () => (await configOn(agent, 'app/db.url')).body?.value?.host === 'db2')
+      expect((await configOn(agent, 'app/db.url')).body.version).toEqual(next.body.version)
+    }
+    await b.req('PUT', '/v1/config/app/db.url', { host: 'db', port: 5432 })
     const list = await a.get('/v1/config?prefix=app/')
     expect(list.body.items.map((i: any) => i.key)).toContain('app/db.url')
   })
@@ -94,7 +101,9 @@ describe('a three-agent cluster joined through one known agent each', () => {
 
   it('deletes a key everywhere (404 on every agent)', async () => {
     await a.req('PUT', '/v1/config/doomed', 1)
-    await waitFor('doomed on c', async () => (await configOn(c, 'doomed')).status === 200)
+    // Read on every agent first: each then holds an answer for the key, which the tombstone
+    // (local on c, from gossip on a and b) must end.
+    for (const agent of [a, b, c]) await waitFor('doomed on every agent', async () => (await configOn(agent, 'doomed')).status === 200)
     const del = await c.req('DELETE', '/v1/config/doomed')
     expect(del.body).toMatchObject({ deleted: true, existed: true })
     for (const agent of [a, b, c]) {
@@ -243,5 +252,10 @@ describe('a three-agent cluster joined through one known agent each', () => {
     }
     const left = JSON.parse((await cli(['members', '--status', 'left', '--json'], c.http)).stdout)
     expect(left.map((m: any) => m.name)).toEqual(['a'])
+    // Again: nothing more to do, not an error.
+    expect((await b.req('PUT', '/v1/agent/force-leave/a')).body).toEqual({ name: 'a', ids: [] })
+    // An agent that starts afterwards learns it by state sync (the broadcast is long spent): left, not failed.
+    const e = await cluster.start({ name: 'e', join: [c.listen] })
+    await waitFor('a left on the late agent', async () => (await e.get('/v1/members')).body.find((m: any) => m.name === 'a')?.status === 'left', 30_000)
   })
 })

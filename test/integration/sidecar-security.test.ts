@@ -96,6 +96,9 @@ describe('sidecar tokens', () => {
     expect((await a.req('PUT', '/v1/config/auth/two', 2, undefined, { 'x-consul-token': WRITE })).status).toBe(200)
     expect((await a.req('GET', '/v1/config/auth/one', undefined, undefined, bearer(READ))).body.value).toBe(1)
     expect((await a.req('GET', '/v1/config/auth/two', undefined, undefined, bearer(WRITE))).body.value).toBe(2)
+    // Answers held for hot keys are sent only past the token check.
+    expect((await a.get('/v1/config/auth/one')).status).toBe(401)
+    expect((await a.req('GET', '/v1/config/auth/one', undefined, undefined, bearer('y'.repeat(40)))).status).toBe(403)
     expect((await fetch(`http://${a.http}/metrics`, { headers: { 'x-consul-token': READ } })).status).toBe(200)
     // Consul's routes are guarded the same way; Consul clients may send ?token=.
     expect((await a.req('PUT', '/v1/kv/auth/consul', undefined, 'v')).status).toBe(401)

@@ -45,21 +45,25 @@ describe('load metrics publication rule', () => {
   it('is news when a value moved by more than 10 % and by its minimum move', async () => {
     const { movedMuch } = await import('../../src/agent/metrics.js')
     expect(movedMuch(base, { ...base, cpu: 0.5 })).toBe(true)
-    expect(movedMuch(base, { ...base, load1: 4 })).toBe(true)
     expect(movedMuch(base, { ...base, loopDelayMs: 400 })).toBe(true)
-    expect(movedMuch({ ...base, load1: 14 }, { ...base, load1: 16 })).toBe(true)
+    expect(movedMuch(base, { ...base, rss: 120 * MiB })).toBe(true)
   })
 
   it('is no news for idle noise, however large in per cent, nor for a value hovering at a rounding boundary', async () => {
     const { movedMuch, roundMetrics } = await import('../../src/agent/metrics.js')
     expect(movedMuch(base, { ...base, cpu: 0.07 })).toBe(false)
-    expect(movedMuch(base, { ...base, load1: 0.7 })).toBe(false)
+    expect(movedMuch(base, { ...base, rss: 100 * MiB })).toBe(false)
     expect(movedMuch(base, { ...base, loopDelayMs: 110 })).toBe(false)
     // 87.9 and 88.1 MiB round to different 16 MiB steps, but moved by 0.2 MiB.
     const a = { ...base, rss: 87.9 * MiB }
     const b = { ...base, rss: 88.1 * MiB }
     expect(roundMetrics(a).rss).not.toBe(roundMetrics(b).rss)
     expect(movedMuch(a, b)).toBe(false)
-    expect(movedMuch({ ...base, load1: 14 }, { ...base, load1: 15 })).toBe(false)
+  })
+
+  it('takes no move of the host-wide load average for news: it waits for the refresh', async () => {
+    const { movedMuch } = await import('../../src/agent/metrics.js')
+    expect(movedMuch(base, { ...base, load1: 4 })).toBe(false)
+    expect(movedMuch({ ...base, load1: 14 }, { ...base, load1: 30 })).toBe(false)
   })
 })

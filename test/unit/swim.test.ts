@@ -25,12 +25,18 @@ class Bench {
   readonly down = new Set<string>()
   /** Nodes whose datagrams (sends without `stream`) are dropped both ways: UDP firewalled. */
   readonly noDatagrams = new Set<string>()
+  /** Nodes cut off from all others (a partition): they keep running, nothing gets through. */
+  readonly cut = new Set<string>()
   readonly transitions: Array<{ observer: string, id: string, from: string, to: string, at: number }> = []
   readonly notes: string[] = []
   /** Records of new members dropped at maxMembers, per observer. */
   readonly full = new Map<string, number>()
   /** Packets sent, by type (`gossip+b`: carrying broadcasts). */
   readonly sent = new Map<string, number>()
+  /** Packets sent, by addressee. */
+  readonly sentTo = new Map<string, number>()
+  /** Largest encoded packet sent, by type. */
+  readonly largest = new Map<string, number>()
 
   add (rec: Heartbeat, opts: Partial<SwimOptions> = {}): Swim {
     const s = new Swim(rec, { ...SWIM_DEFAULTS, ...opts }, { rng: seeded(this.nodes.size + 1), records: fakeRecords, encode, decode }, this.now)
@@ -48,8 +54,10 @@ class Bench {
       if (e.kind === 'send') {
         const t = e.packet.t + ('b' in e.packet && e.packet.b !== undefined ? '+b' : '')
         this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
+        this.sentTo.set(e.to, (this.sentTo.get(e.to) ?? 0) + 1)
+        this.largest.set(e.packet.t, Math.max(this.largest.get(e.packet.t) ?? 0, encode(e.packet).byteLength))
       }
-      if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from)) continue
+      if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from) || this.cut.has(e.to) || this.cut.has(from)) continue
       if (e.stream !== true && (this.noDatagrams.has(e.to) || this.noDatagrams.has(from))) continue
       const to = this.nodes.get(e.to)
       if (to === undefined) continue
@@ -201,6 +209,59 @@ describe('SWIM state machine', () => {
     for (const o of ['n0', 'n1', 'n2', 'n4']) expect(b.status(o, 'n3')).toBe('alive')
   })
 
+  it('force-leave reaches by anti-entropy an agent partitioned at the time and a late joiner; all reap it; a restart with a new generation is alive everywhere', () => {
+    const b = cluster(5, { reapMs: 60_000 })
+    const n0 = b.nodes.get('n0') as Swim
+    b.down.add('n3')
+    b.advance(20_000)
+    for (const o of ['n0', 'n1', 'n2', 'n4']) expect(b.status(o, 'n3')).toBe('failed')
+    b.cut.add('n4')
+    b.run('n0', n0.forceLeave('n3', b.now))
+    // Repeated: nothing more to do, nothing sent.
+    expect(n0.forceLeave('n3', b.now)).toEqual([])
+    b.advance(5000)
+    for (const o of ['n0', 'n1', 'n2']) expect(b.status(o, 'n3')).toBe('left')
+    expect(b.status('n4', 'n3')).toBe('failed')
+    // Healed: the broadcast is long spent; digest sync brings the forced leave.
+    b.cut.delete('n4')
+    b.advance(20_000)
+    expect(b.status('n4', 'n3')).toBe('left')
+    // A newcomer learns it from the contact's full state, as left (not failed, not alive).
+    b.add(heartbeat('n5', { name: 'node-5', address: '10.0.0.5', addrs: ['/ip4/10.0.0.5/tcp/7400'] }), { reapMs: 60_000 })
+    b.join('n5', 'n1')
+    expect(b.status('n5', 'n3')).toBe('left')
+    b.advance(5000)
+    for (const o of ['n0', 'n1', 'n2', 'n4', 'n5']) expect(b.status(o, 'n3')).toBe('left')
+    // Nobody tries to reconnect to it any more (a failed member is retried every 10 s).
+    const tries = b.sentTo.get('n3')
+    b.advance(30_000)
+    expect(b.sentTo.get('n3')).toBe(tries)
+    // Reaped like any left member, and not brought back by a sync with one that still lists it.
+    b.advance(90_000)
+    for (const o of ['n0', 'n1', 'n2', 'n4', 'n5']) expect(b.status(o, 'n3')).toBeUndefined()
+    // The member starts again (a new generation): alive everywhere.
+    b.down.delete('n3')
+    b.add(heartbeat('n3', { name: 'node-3', address: '10.0.0.3', addrs: ['/ip4/10.0.0.3/tcp/7400'], generation: 2 }), { reapMs: 60_000 })
+    b.join('n3', 'n4')
+    b.advance(20_000)
+    for (const o of ['n0', 'n1', 'n2', 'n4', 'n5']) expect(b.status(o, 'n3')).toBe('alive')
+  })
+
+  it('a forced leave relayed by state sync for a live member only makes it suspect, and it refutes; for oneself, it is refuted', () => {
+    const b = cluster(4)
+    const n1 = b.nodes.get('n1') as Swim
+    const entry = (id: string): unknown[] => {
+      const signed = n1.signedRecord(id) as { body: Uint8Array, sig: Uint8Array }
+      const m = n1.get(id) as { hb: Heartbeat }
+      return [signed.body, signed.sig, 3, m.hb.generation, m.hb.counter]
+    }
+    b.run('n1', n1.handle('n0', { t: 'st', e: [entry('n2'), entry('n1')] }, b.now))
+    expect(b.status('n1', 'n2')).toBe('suspect')
+    expect(b.notes).toContain('refuted: a member declared this agent suspect')
+    b.advance(10_000)
+    for (const o of ['n0', 'n1', 'n2', 'n3']) for (const id of ['n1', 'n2']) expect(b.status(o, id)).toBe('alive')
+  })
+
   it('a suspect that hears of it refutes with a newer version and stays alive', () => {
     const b = cluster(4)
     const before = b.nodes.get('n0')?.get('n2')?.hb.counter as number
@@ -232,6 +293,14 @@ describe('SWIM state machine', () => {
     b.advance(SWIM_DEFAULTS.gossipIntervalMs * 3)
     for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.services).toHaveLength(1)
     expect(quiet.some(e => e.kind === 'record')).toBe(true)
+  })
+
+  it('cuts a join\'s digest exchanges into messages that each fit a datagram, and still converges', () => {
+    // 1,452 bytes of datagram less its header (two peer ids, signature, seal): about 1,250 for the packet.
+    const b = cluster(40, { packetBudget: 1100 })
+    for (const o of b.nodes.keys()) for (const id of b.nodes.keys()) expect(b.status(o, id)).toBe('alive')
+    expect(b.sent.get('st') ?? 0).toBeGreaterThan(0)
+    for (const t of ['dif', 'st', 'dig']) expect(b.largest.get(t) ?? 0).toBeLessThanOrEqual(1250)
   })
 
   it('backs digest sync off while rounds find nothing, and syncs quickly again after a change', () => {

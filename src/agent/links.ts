@@ -1,0 +1,48 @@
+// The connections an agent keeps: a few to random live members, so that gossipsub (which only
+// uses connections that exist) has a mesh to carry config deltas over, and nothing more.
+// Membership probes and digests travel as datagrams and need no connection; before they did,
+// every exchange with a random member opened one, so each agent ended up connected to most of
+// the cluster: a Noise handshake, identify and gossipsub streams per pair, and gossipsub
+// heartbeat work per connection, O(N) per agent. A random graph in which every agent links to
+// K others is connected with high probability already for small K, and its degree does not
+// grow with N.
+import type { Member } from '../core/members.js'
+
+/** Links each agent opens (gossipsub's degree is 3: a mesh needs this many neighbours). */
+export const LINKS = 4
+
+export interface LinksDeps {
+  /** Peers with an open connection now. */
+  connected: () => readonly string[]
+  /** A random live member (not this agent). */
+  randomMember: () => Member | undefined
+  /** Open a connection to a member at the addresses it announced. */
+  dial: (peer: string, addrs: readonly string[]) => Promise<void>
+  /** Whether `peer` is a live member (connections to others do not count). */
+  isLive: (peer: string) => boolean
+}
+
+export class Links {
+  private dialing = 0
+
+  constructor (private readonly deps: LinksDeps, private readonly want = LINKS) {}
+
+  /**
+   * Dial random live members while fewer than `want` are connected. Called periodically and
+   * when a connection closes; at most one dial per missing link is in flight.
+   */
+  check (): void {
+    const have = this.deps.connected().filter(p => this.deps.isLive(p)).length
+    const missing = this.want - have - this.dialing
+    const connected = new Set(this.deps.connected())
+    for (let i = 0, tries = 0; i < missing && tries < missing * 4; tries++) {
+      const m = this.deps.randomMember()
+      if (m === undefined) return
+      if (connected.has(m.hb.id)) continue
+      connected.add(m.hb.id)
+      i++
+      this.dialing++
+      this.deps.dial(m.hb.id, m.hb.addrs).catch(() => {}).finally(() => { this.dialing-- })
+    }
+  }
+}
