@@ -413,6 +413,84 @@ export async function soak (ctx: Ctx): Promise<Row[]> {
 /** The last soak's raw results (for the smoke test). */
 export let soakResults: Partial<Record<SystemKind, SoakResult>> = {}
 
+// ------------------------------------------------------------ observer stall (SIGSTOP)
+
+/** How long the observer is stopped, and how long after SIGCONT the cluster is watched. */
+const STALL_MS = 10_000
+const STALL_WATCH_MS = 15_000
+
+export interface StallResult {
+  /** Members the stopped agent declared failed, from SIGSTOP to the end of the watch. */
+  byStopped: number
+  /** (observer, member) pairs where an agent listed a member other than the stopped one failed. */
+  wrong: string[]
+  /** SIGCONT until every other agent lists the stopped one alive (null: not within the watch). */
+  backMs: number | null
+  /** Agents that listed the stopped one failed meanwhile (expected: it was silent for 10 s). */
+  failedIt: number
+}
+
+/**
+ * Issue 10: "SIGSTOP an observer for 10 s: after SIGCONT it marks nobody failed." Agent n1 is
+ * stopped for 10 s, then continued; for 15 s after, every agent's member view is watched. The
+ * others may suspect and fail it while it is stopped; it must come back alive everywhere, must
+ * not declare anyone failed on its stale timers, and nobody else may be listed failed.
+ */
+export async function stall (ctx: Ctx): Promise<Row[]> {
+  const n = ctx.profile.failureN
+  const res: Partial<Record<SystemKind, StallResult>> = {}
+  await forSystems(ctx, n, async (kind, net) => {
+    await withSystem(ctx, kind, net, async sys => {
+      await sys.start(net.hosts, 'join')
+      await converge(sys, names(n), performance.now())
+      await sleep(ctx.profile.learnMs)
+      const stopped = sys.agents[1]
+      const others = sys.agents.filter(a => a !== stopped)
+      const wrong = new Set<string>()
+      const failedIt = new Set<string>()
+      const watchers = sys.agents.map(a => {
+        const f = (): void => {
+          for (const [m, st] of a.view) {
+            if (st !== 'failed') continue
+            if (a !== stopped && m === stopped.name) failedIt.add(a.name)
+            else wrong.add(`${a.name} listed ${m} failed`)
+          }
+        }
+        a.on('members', f)
+        return () => a.off('members', f)
+      })
+      const before = await sys.failedBy(stopped)
+      stopped.proc.kill('SIGSTOP')
+      try {
+        await sleep(STALL_MS)
+      } finally { stopped.proc.kill('SIGCONT') }
+      const t1 = performance.now()
+      let backMs: number | null = null
+      try { backMs = await seenAs(others, stopped.name, 'alive', t1, STALL_WATCH_MS) } catch {}
+      await sleep(Math.max(0, t1 + STALL_WATCH_MS - performance.now()))
+      for (const w of watchers) w()
+      res[kind] = { byStopped: await sys.failedBy(stopped) - before, wrong: [...wrong], backMs, failedIt: failedIt.size }
+      ctx.log(`stall ${kind}: the stopped agent declared ${res[kind]?.byStopped} failed; others listed ${wrong.size === 0 ? 'nobody else' : [...wrong].join(', ')} failed; ` +
+        `${failedIt.size} of ${n - 1} listed it failed, alive everywhere ${backMs === null ? 'not within 15 s' : `${backMs.toFixed(0)} ms`} after SIGCONT`)
+    })
+  })
+  stallResults = res
+  const pick = (f: (r: StallResult) => number | null): Pair => {
+    const q = new Pair()
+    for (const k of ['murmur', 'serf'] as const) { const r = res[k]; q.v[k] = r === undefined ? null : f(r) }
+    return q
+  }
+  return [
+    ...pairRows('observer stall (SIGSTOP 10 s)', n, 'count', [
+      ['failed by it', pick(r => r.byStopped), 'members the stopped agent declared failed (SIGSTOP to 15 s after SIGCONT)'],
+      ['others failed', pick(r => r.wrong.length), 'agents listed failed by anyone, besides the stopped one by the others'],
+      ['it failed by', pick(r => r.failedIt), 'agents that listed the stopped one failed meanwhile (it was silent for 10 s)']]),
+    ...pairRows('observer stall (SIGSTOP 10 s)', n, 'ms', [['back alive', pick(r => r.backMs), 'SIGCONT until every other agent lists it alive']])
+  ]
+}
+/** The last stall scenario's raw results (for the smoke test). */
+export let stallResults: Partial<Record<SystemKind, StallResult>> = {}
+
 // ------------------------------------------------------------ late joiner (murmur only) and durable writes
 
 export async function lateJoiner (ctx: Ctx): Promise<Row[]> {
@@ -634,6 +712,7 @@ export const SCENARIOS: Record<string, (ctx: Ctx) => Promise<Row[]>> = {
   propagation,
   failure,
   soak,
+  stall,
   late: lateJoiner,
   'control-propagation': controlPropagation
 }

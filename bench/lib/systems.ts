@@ -87,6 +87,8 @@ export interface System {
   leave: (a: SysAgent) => void
   /** Take the failure counts as they are now as zero. */
   resetCounts: () => Promise<void>
+  /** Members `a` declared failed since it started (murmur: its counter; serf: member-failed events). */
+  failedBy: (a: SysAgent) => Promise<number>
   /** Failed (and suspect) declarations since resetCounts, summed over live agents: murmur from its
    * counters, serf from member-failed events and memberlist 'Suspect' log lines. */
   failedCounts: () => Promise<{ failed: number, suspect: number | null }>
@@ -246,6 +248,10 @@ export class MurmurSystem implements System {
     return { failed: Number(c.memberFailed ?? NaN), suspect: Number(c.memberSuspect ?? NaN) }
   }
 
+  async failedBy (a: SysAgent): Promise<number> {
+    return (await this.counters(a as MurmurAgent)).failed
+  }
+
   /** Take the current counters as zero (call before a soak). */
   async resetCounts (): Promise<void> {
     for (const a of this.agents.filter(x => x.proc.alive)) this.baseline.set(a, await this.counters(a))
@@ -361,6 +367,10 @@ export class SerfSystem implements System {
 
   /** Serf leaves gracefully on SIGINT (SIGTERM would not announce it). */
   leave (a: SysAgent): void { a.proc.kill('SIGINT') }
+
+  async failedBy (a: SysAgent): Promise<number> {
+    return a.failedSeen
+  }
 
   async resetCounts (): Promise<void> {
     this.baseline = new Map(this.agents.map(a => [a, { failed: a.failedSeen, suspect: a.suspectLines }]))

@@ -449,6 +449,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       // A new contact (join address, mDNS): exchange config at once rather than at the next round.
       if (outbound && this.membership.get(peer) === undefined) this.antiEntropy.syncWith(peer)
     })
+    this.transport.on('down', peer => this.logger('debug', 'net', 'disconnected', { peer }))
+    this.transport.on('unreachable', peer => this.logger('debug', 'net', 'unreachable', { peer }))
     await this.transport.start()
     this.membership.start()
     this.antiEntropy.start()

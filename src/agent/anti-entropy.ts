@@ -151,7 +151,7 @@ export class AntiEntropy {
    * unless the cluster has a key.
    */
   private send (to: string, msg: Record<string, unknown>, addrs?: readonly string[], entries = false): void {
-    this.deps.transport.send('sync', to, encode(msg), addrs, entries)
+    this.deps.transport.send('sync', to, encode(msg), addrs, entries ? 'stream' : undefined)
   }
 
   private sendEntries (to: string, first: Record<string, unknown>, entries: Entry[]): void {

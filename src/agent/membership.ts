@@ -155,7 +155,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     for (const e of effects) {
       switch (e.kind) {
         case 'send':
-          this.deps.transport.send('swim', e.to, encode(e.packet), e.addrs, e.stream)
+          this.deps.transport.send('swim', e.to, encode(e.packet), e.addrs, e.stream === true ? 'stream' : e.probe === true ? 'probe' : undefined)
           break
         case 'transition':
           this.emit('transition', e.t)

@@ -43,8 +43,12 @@ export interface SwimDeps {
 }
 
 export type Effect =
-  /** `stream`: over a connection even where a datagram would do (the fallback probe). */
-  | { kind: 'send', to: string, addrs: readonly string[], packet: Packet, stream?: true }
+  /**
+   * `stream`: over a connection even where a datagram would do (the fallback probe). `probe`:
+   * a ping whose refusal (nothing listens at the target's port) the transport reports as
+   * unreachable at once, so a kill -9 shows within a round trip rather than at the timeout.
+   */
+  | { kind: 'send', to: string, addrs: readonly string[], packet: Packet, stream?: true, probe?: true }
   | { kind: 'transition', t: Transition }
   /** A member's record changed (services, health, metrics, addresses). */
   | { kind: 'record', id: string, before: Heartbeat | undefined, after: Heartbeat }
@@ -74,8 +78,12 @@ interface Probe {
   ackBy: number
   endAt: number
   indirect: boolean
-  /** A direct ping went over a stream too (SwimOptions.streamFallback). */
-  fallback?: boolean
+  /**
+   * A ping of the target went over a stream (the fallback, or a hint's ping): 'pending' while
+   * it may still be answered, 'lost' once the transport could not hand it over (the dial was
+   * refused or failed). Until then the probe waits for it, whatever the relays say.
+   */
+  stream?: 'pending' | 'lost'
   expectedNacks: number
   nacks: number
   /** Started by a connection-loss hint rather than the round-robin. */
@@ -92,6 +100,11 @@ const ST_SUSPECT = 1
 const ST_FAILED = 2
 /** Left by force (`murmur force-leave`): the member's own record never said so. */
 const ST_LEFT = 3
+
+/** A datagram ping whose refusal (nothing listens at the target's port) the transport reports as unreachable. */
+function watchedPing (to: string, addrs: readonly string[], seq: number): Effect {
+  return { kind: 'send', to, addrs, packet: { t: 'ping', s: seq, to }, probe: true }
+}
 
 function cmp (a: Version, b: Version): number {
   return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]
@@ -281,7 +294,14 @@ export class Swim {
    */
   unreachable (peer: string, now: number): Effect[] {
     const out: Effect[] = []
-    for (const p of [...this.probes.values()]) if (p.target === peer && !p.indirect) out.push(...this.indirectProbe(p, now))
+    for (const p of [...this.probes.values()]) {
+      if (p.target !== peer) continue
+      if (p.stream === 'pending') p.stream = 'lost'
+      if (!p.indirect) out.push(...this.indirectProbe(p, now))
+      // Nothing left that could be answered: every relay nacked and no stream ping is pending.
+      // A kill -9 shows here within a round trip: the dials are refused (the host answers RST).
+      if (this.settled(p)) out.push(...this.probeFailed(p, now))
+    }
     for (const [seq, r] of [...this.relays]) {
       if (r.target !== peer) continue
       this.relays.delete(seq)
@@ -403,10 +423,7 @@ export class Swim {
         const probe = this.probes.get(p.s)
         if (probe === undefined) break
         probe.nacks++
-        // Every relay answered that it could not reach the target either: no need to wait for
-        // the end of the interval (memberlist does; it has no refusals to go by), unless the
-        // fallback ping over a stream may still be answered.
-        if (probe.indirect && !probe.fallback && probe.nacks >= probe.expectedNacks) out.push(...this.probeFailed(probe, now))
+        if (this.settled(probe)) out.push(...this.probeFailed(probe, now))
         break
       }
       case 'preq': {
@@ -414,9 +431,10 @@ export class Swim {
         this.relays.set(seq, { origin: from, originSeq: p.s, target: p.to, nackAt: now + this.opts.probeTimeoutMs + this.dialAllowance(p.to) })
         const known = this.rows.get(p.to)?.rec.addrs ?? []
         const addrs = known.length > 0 ? known : p.a
-        out.push(p.r === 1
-          ? { kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to, r: 1 }, stream: true }
-          : { kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to } })
+        // After a hint the prober asks for a ping over a stream; a watched datagram goes too
+        // (see startProbe).
+        if (p.r === 1) out.push({ kind: 'send', to: p.to, addrs, packet: { t: 'ping', s: seq, to: p.to, r: 1 }, stream: true })
+        out.push(watchedPing(p.to, addrs, seq))
         break
       }
       case 'gossip':
@@ -483,6 +501,9 @@ export class Swim {
   private startProbe (target: Row, now: number, hint: boolean): Effect[] {
     const seq = ++this.seq
     const dial = this.dialAllowance(target.rec.id)
+    // A hint (the connection closed) is checked over a stream: a dead process refuses the dial
+    // at once, where a datagram would wait out the probe timeout unanswered.
+    const overStream = hint && this.opts.streamFallback
     this.probes.set(seq, {
       seq,
       target: target.rec.id,
@@ -491,13 +512,15 @@ export class Swim {
       indirect: false,
       expectedNacks: 0,
       nacks: 0,
-      hint
+      hint,
+      ...(overStream ? { stream: 'pending' as const } : {})
     })
-    // A hint (the connection closed) is checked over a stream: a dead process refuses the dial
-    // at once, where a datagram would wait out the probe timeout unanswered.
-    const ping = this.packetTo(target, hint && this.opts.streamFallback ? { t: 'ping', s: seq, to: target.rec.id, r: 1 } : { t: 'ping', s: seq, to: target.rec.id })
-    if (hint && this.opts.streamFallback && ping.kind === 'send') ping.stream = true
-    return [ping]
+    const ping = this.packetTo(target, overStream ? { t: 'ping', s: seq, to: target.rec.id, r: 1 } : { t: 'ping', s: seq, to: target.rec.id })
+    if (ping.kind !== 'send') return []
+    if (!overStream) return [{ ...ping, probe: true }]
+    // And a watched datagram beside it: its refusal comes back in a round trip, sooner than
+    // a dial's on a busy host; whichever is answered first acks the probe.
+    return [{ ...ping, stream: true }, watchedPing(target.rec.id, target.rec.addrs, seq)]
   }
 
   private indirectProbe (p: Probe, now: number): Effect[] {
@@ -515,13 +538,23 @@ export class Swim {
     const out = relays.map(r => this.packetTo(r, p.hint && this.opts.streamFallback
       ? { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs], r: 1 }
       : { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
-    if (this.opts.streamFallback) {
+    if (this.opts.streamFallback && p.stream !== 'lost') {
       // memberlist's TCP fallback: where datagrams are dropped between two hosts but
-      // connections pass, the target still answers, and is not taken for dead.
-      p.fallback = true
+      // connections pass, the target still answers, and is not taken for dead. (A hint's
+      // stream ping that was refused already is not tried again.)
+      p.stream = 'pending'
       out.push({ kind: 'send', to: target.rec.id, addrs: target.rec.addrs, packet: { t: 'ping', s: p.seq, to: target.rec.id, r: 1 }, stream: true })
     }
     return out
+  }
+
+  /**
+   * An indirect probe with nothing more to wait for: every relay nacked (it could not reach
+   * the target either) and no stream ping may still be answered. No need to wait for the end
+   * of the interval (memberlist does; it has no refusals to go by).
+   */
+  private settled (p: Probe): boolean {
+    return p.indirect && p.stream !== 'pending' && p.nacks >= p.expectedNacks
   }
 
   private probeFailed (p: Probe, now: number): Effect[] {

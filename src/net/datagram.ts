@@ -98,9 +98,15 @@ export class DatagramSocket {
     this.socket = undefined
   }
 
-  /** Send `payload` to `to` at `addr`; false when it does not fit in one datagram (or unbound). */
-  send (to: string, addr: UdpAddress, channel: number, payload: Uint8Array): boolean {
-    if (this.socket === undefined) return false
+  /**
+   * Send `payload` to `to` at `addr`; false when it does not fit in one datagram (or unbound).
+   * `refused`: called if the host at `addr` answers that nothing listens on that port (ICMP
+   * port unreachable: the agent's process is gone). Linux reports that only on a connected
+   * socket, so such a datagram goes out from a short-lived socket of its own, connected to
+   * `addr`; replies still come to the bound socket (they go to the address we advertise).
+   */
+  send (to: string, addr: UdpAddress, channel: number, payload: Uint8Array, refused?: () => void): boolean {
+    if (this.socket === undefined || this.bound === undefined) return false
     const toBytes = Buffer.from(to, 'utf8')
     const head = 4 + this.selfBytes.length + toBytes.length
     const size = head + payload.byteLength + SIG_BYTES + (this.key === undefined ? 0 : NONCE_BYTES + TAG_BYTES)
@@ -116,7 +122,8 @@ export class DatagramSocket {
     const signed = plain.subarray(0, head + payload.byteLength)
     plain.set(this.opts.crypto.sign(signed), signed.length)
     const wire = this.key === undefined ? plain : seal(this.key, this.nonce(), plain)
-    this.socket.send(wire, addr.port, addr.host)
+    if (refused === undefined) this.socket.send(wire, addr.port, addr.host)
+    else sendWatched(this.bound.host, addr, wire, refused)
     this.counters.out++
     this.counters.bytesOut += wire.length
     return true
@@ -148,6 +155,33 @@ export class DatagramSocket {
     this.counters.bytesIn += msg.length
     this.onMessage(parsed.channel, parsed.from, parsed.payload)
   }
+}
+
+/** How long a watched datagram's socket waits for a refusal: a live host answers within a round trip. */
+const REFUSAL_WAIT_MS = 1000
+
+function sendWatched (host: string, addr: UdpAddress, wire: Buffer, refused: () => void): void {
+  const s = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' })
+  let done = false
+  const close = (): void => {
+    if (done) return
+    done = true
+    clearTimeout(timer)
+    s.close()
+  }
+  const timer = setTimeout(close, REFUSAL_WAIT_MS)
+  s.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNREFUSED' && !done) refused()
+    close()
+  })
+  // Nothing is read from it: datagrams from the peer go to the agent's bound socket.
+  s.on('message', () => {})
+  s.bind(0, host, () => {
+    if (done) return
+    s.connect(addr.port, addr.host, () => {
+      if (!done) s.send(wire)
+    })
+  })
 }
 
 interface Parsed { channel: number, from: string, to: string, payload: Uint8Array, signed: Uint8Array, sig: Uint8Array }

@@ -88,11 +88,12 @@ export class Libp2pTransport implements Transport {
     (this.handlers[event] as Set<TransportEvents[E]>).delete(handler)
   }
 
-  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], stream = false): void {
+  send (channel: Channel, to: string, data: Uint8Array, addrs: readonly string[] = [], mode?: 'stream' | 'probe'): void {
     if (this.stopped || to === this.self) return
-    if (!stream && this.datagrams !== undefined) {
+    if (mode !== 'stream' && this.datagrams !== undefined) {
       const addr = this.udpAddress(to, addrs.length > 0 ? addrs : this.addressesOf(to))
-      if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data)) {
+      const refused = mode === 'probe' ? () => { if (!this.stopped) for (const h of this.handlers.unreachable) h(to) } : undefined
+      if (addr !== undefined && this.datagrams.socket.send(to, addr, CHANNELS.indexOf(channel), data, refused)) {
         this.counters.framesOut++
         this.counters.bytesOut += data.byteLength
         return

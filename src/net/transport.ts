@@ -30,10 +30,12 @@ export interface Transport {
   addresses: () => string[]
   /**
    * Send a message to a peer, best effort like a datagram: it may be lost, and nothing says
-   * so. Dials the peer (at `addrs` if given) when there is no connection yet. `stream`: over
-   * a connection even where the transport would send a datagram.
+   * so. Dials the peer (at `addrs` if given) when there is no connection yet. `mode`:
+   * 'stream', over a connection even where the transport would send a datagram; 'probe', a
+   * datagram whose refusal (nothing listens at the peer's port any more) is reported as
+   * `unreachable`, like a refused dial.
    */
-  send: (channel: Channel, to: string, data: Uint8Array, addrs?: readonly string[], stream?: boolean) => void
+  send: (channel: Channel, to: string, data: Uint8Array, addrs?: readonly string[], mode?: 'stream' | 'probe') => void
   /**
    * Whether a connection to `peer` is open now: a message to it then needs no dial first.
    * Optional (the in-memory network has no dials).

@@ -191,6 +191,39 @@ describe('a three-agent cluster joined through one known agent each', () => {
     expect(r.stderr).toMatch(/cannot reach the murmur agent/)
   })
 
+  it('an agent stopped for 10 s (SIGSTOP) marks nobody failed when it resumes, and is alive everywhere again', async () => {
+    // Issue 10 (Lifeguard): its timers all come due at once on SIGCONT; it must take that for its
+    // own stall, not for the silence of its peers. The others may fail it meanwhile, nobody else.
+    const others = cluster.agents.filter(x => x.alive && x !== c)
+    const failedBy = async (x: AgentProc): Promise<number> => Number((await x.get('/v1/agent/self')).body.counters.memberFailed)
+    const before = await failedBy(c)
+    const wrong = new Set<string>()
+    const look = async (): Promise<void> => {
+      for (const x of others) {
+        for (const m of (await x.get<Array<{ name: string, status: string }>>('/v1/members')).body) {
+          if (m.status === 'failed' && m.name !== 'c') wrong.add(`${x.spec.name} listed ${m.name} failed`)
+        }
+      }
+    }
+    c.kill('SIGSTOP')
+    try {
+      for (const end = Date.now() + 10_000; Date.now() < end;) {
+        await look()
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
+    } finally { c.kill('SIGCONT') }
+    await waitFor('all alive everywhere after SIGCONT', async () => {
+      await look()
+      for (const x of cluster.agents.filter(y => y.alive)) {
+        const { body } = await x.get<Array<{ name: string, status: string }>>('/v1/members')
+        if (body.some(m => m.status !== 'alive')) return false
+      }
+      return true
+    }, 90_000)
+    expect(await failedBy(c)).toBe(before)
+    expect([...wrong]).toEqual([])
+  })
+
   it('marks an agent killed with kill -9 as failed everywhere and drops its services', async () => {
     a.kill('SIGKILL')
     await a.exited

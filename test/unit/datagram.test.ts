@@ -93,6 +93,23 @@ describe('membership datagrams', () => {
     expect(b.got).toEqual([])
   })
 
+  it('a watched datagram to a port nothing listens on reports the refusal (kill -9); one to a live peer arrives and does not', async () => {
+    const a = await peer()
+    const b = await peer()
+    const gone = addr(b).port
+    const c = await peer()
+    b.socket.close() // the process is gone: its port answers ICMP port unreachable
+    let refused = 0
+    expect(a.socket.send(b.id, { host: '127.0.0.1', port: gone }, 0, Buffer.from('ping'), () => refused++)).toBe(true)
+    await until(() => refused === 1)
+    let wrongly = 0
+    a.socket.send(c.id, addr(c), 0, Buffer.from('ping'), () => wrongly++)
+    await until(() => c.got.length === 1)
+    expect(c.got[0]).toEqual([0, a.id, 'ping'])
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect(wrongly).toBe(0)
+  })
+
   it('refuses to send what does not fit in one datagram (the caller uses a stream)', async () => {
     const [a, b] = [await peer(), await peer()]
     expect(a.socket.send(b.id, addr(b), 0, new Uint8Array(MAX_DATAGRAM_BYTES))).toBe(false)

@@ -393,6 +393,35 @@ describe('SWIM state machine', () => {
     }
   })
 
+  it('with datagrams, a kill -9 is suspected as soon as the stream pings are refused and the relays nack, not at the end of the interval', () => {
+    const b = cluster(5, { streamFallback: true })
+    const n0 = b.nodes.get('n0') as Swim
+    b.down.add('n4')
+    b.run('n0', n0.connectionLost('n4', b.now))
+    expect(b.status('n0', 'n4')).toBe('alive')
+    // n0's stream ping is refused: it asks the relays (over streams), and tries no second stream ping.
+    const asked = n0.unreachable('n4', b.now)
+    expect(asked.filter(e => e.kind === 'send' && e.to === 'n4')).toEqual([])
+    b.run('n0', asked)
+    expect(b.status('n0', 'n4')).toBe('alive')
+    // Their pings are refused too: they nack at once, and n0 suspects n4 without waiting.
+    for (const relay of ['n1', 'n2', 'n3']) b.run(relay, (b.nodes.get(relay) as Swim).unreachable('n4', b.now))
+    expect(b.status('n0', 'n4')).toBe('suspect')
+    // Datagram pings, the prober's and the relays', are sent watched for a refusal (ICMP port
+    // unreachable), which the transport reports like a refused dial.
+    const m0 = b.nodes.get('n1') as Swim
+    const direct = m0.tick(b.now + 2 * SWIM_DEFAULTS.probeIntervalMs).find(e => e.kind === 'send' && e.packet.t === 'ping')
+    expect(direct).toMatchObject({ probe: true })
+    const relayed = m0.handle('n0', { t: 'preq', s: 1, to: 'n2', a: [] }, b.now).find(e => e.kind === 'send')
+    expect(relayed).toMatchObject({ to: 'n2', probe: true, packet: { t: 'ping' } })
+    // A round-robin probe whose datagram ping goes unanswered waits for its stream fallback ping,
+    // even when every relay has nacked: datagrams may be what is dropped.
+    const c = cluster(4, { streamFallback: true })
+    c.noDatagrams.add('n3')
+    c.advance(60_000)
+    for (const o of ['n0', 'n1', 'n2']) expect(c.status(o, 'n3')).toBe('alive')
+  })
+
   it('a stalled agent (SIGSTOP) drops its probes and extends suspicions instead of failing members', () => {
     const b = cluster(4)
     const n0 = b.nodes.get('n0') as Swim
