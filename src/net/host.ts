@@ -125,7 +125,11 @@ export class Host extends EventEmitter<HostEvents> {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionManager: { maxConnections: 300, dialTimeout: 5000 },
+      // libp2p accepts 5 new connections a second per remote host and upgrades 10 at once by
+      // default: agents that start together on one host (a test cluster, a container host
+      // behind one address) were refused their join and retried seconds later, the last ones
+      // joining 2-3 s late at N = 30. The bounds stay, at a cluster's scale.
+      connectionManager: { maxConnections: 300, dialTimeout: 5000, inboundConnectionThreshold: 50, maxIncomingPendingConnections: 32 },
       // No libp2p ping of every connection every 10 s: membership probing is the failure
       // detector, and the monitor would also abort a connection whose ping is late on a busy
       // host, which the detector would then take for a hint that the peer is gone.
