@@ -14,16 +14,10 @@
 import '../src/polyfill.js'
 import { loadavg } from 'node:os'
 import { LabNet } from './lib/net.js'
-import { median, sleep } from './lib/common.js'
+import { arg, median, sleep } from './lib/common.js'
 import { converge, names, seenAs } from './lib/scenarios.js'
 import { MurmurSystem } from './lib/systems.js'
 
-const arg = (flag: string, dflt: string): string => {
-  const i = process.argv.findIndex(a => a === `--${flag}` || a.startsWith(`--${flag}=`))
-  if (i < 0) return dflt
-  const a = process.argv[i]
-  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : process.argv[i + 1]
-}
 const n = Number(arg('n', '10'))
 const runs = Number(arg('runs', '3'))
 const extra = arg('murmur-args', '').split(/\s+/).filter(Boolean)

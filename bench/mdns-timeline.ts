@@ -20,16 +20,10 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { LabNet } from './lib/net.js'
-import { cpuSeconds, median } from './lib/common.js'
+import { arg, cpuSeconds, median } from './lib/common.js'
 import { converge, names } from './lib/scenarios.js'
 import { MurmurSystem } from './lib/systems.js'
 
-const arg = (flag: string, dflt: string): string => {
-  const i = process.argv.findIndex(a => a === `--${flag}` || a.startsWith(`--${flag}=`))
-  if (i < 0) return dflt
-  const a = process.argv[i]
-  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : process.argv[i + 1]
-}
 const n = Number(arg('n', '10'))
 const runs = Number(arg('runs', '1'))
 const extra = arg('murmur-args', '').split(/\s+/).filter(Boolean)

@@ -14,6 +14,14 @@ export interface Row {
   note?: string
 }
 
+/** The value of `--flag V` or `--flag=V` on the command line, or `dflt`. */
+export function arg (flag: string, dflt: string): string {
+  const i = process.argv.findIndex(a => a === `--${flag}` || a.startsWith(`--${flag}=`))
+  if (i < 0) return dflt
+  const a = process.argv[i]
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : process.argv[i + 1]
+}
+
 export function pct (xs: number[], p: number): number {
   if (xs.length === 0) return NaN
   const s = [...xs].sort((a, b) => a - b)

@@ -70,7 +70,8 @@ export class LoadReporter {
   /** The raw sample behind `published`, what the next samples are compared with. */
   private publishedRaw: Metrics = firstReadings()
   private published: Metrics = roundMetrics(this.publishedRaw)
-  private publishedAt = 0
+  /** When a sample was last published; undefined while the record carries the start-up readings. */
+  private publishedAt: number | undefined
   private timer: NodeJS.Timeout | undefined
   private netTx = 0
   private netRx = 0
@@ -109,8 +110,11 @@ export class LoadReporter {
     const m = roundMetrics(raw)
     const now = performance.now()
     const changed = level(m) !== level(this.published)
-    if (now - this.publishedAt < MIN_GAP_MS) return
-    if (movedMuch(this.publishedRaw, raw) || (changed && now - this.publishedAt >= REFRESH_MS)) {
+    // The start-up readings have no CPU share nor event-loop delay yet: the first sample
+    // replaces them at once; after that, versions keep their gap.
+    const since = this.publishedAt === undefined ? Infinity : now - this.publishedAt
+    if (since < MIN_GAP_MS) return
+    if (this.publishedAt === undefined || movedMuch(this.publishedRaw, raw) || (changed && since >= REFRESH_MS)) {
       this.published = m
       this.publishedRaw = raw
       this.publishedAt = now
