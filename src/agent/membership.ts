@@ -25,6 +25,8 @@ export interface MembershipDeps {
 
 /** Lateness of our own timers that counts against local health (event-loop delay). */
 const SLOW_MS = 250
+/** An armed timer this much earlier than the next deadline is moved to it. */
+const REARM_MS = 100
 
 export class Membership extends EventEmitter<MembershipEvents> {
   readonly swim: Swim
@@ -181,7 +183,10 @@ export class Membership extends EventEmitter<MembershipEvents> {
   private schedule (): void {
     if (this.stopped) return
     const at = this.swim.nextDeadline()
-    if (this.timer !== undefined && at >= this.timerAt) return
+    // An armed timer is kept unless it is due after the next deadline, or well before it: an
+    // ack that ends a probe moves the deadline to the next probe, and the timer armed for the
+    // ack's timeout would wake the agent for nothing (half of an idle agent's wake-ups).
+    if (this.timer !== undefined && at >= this.timerAt && at - this.timerAt < REARM_MS) return
     this.timer?.cancel()
     // A deadline already past runs now: its lateness counts from now, not from the deadline,
     // or every message read before this timer runs would count the same stall again (and push

@@ -9,14 +9,30 @@ import { fileURLToPath } from 'node:url'
 
 export const BIN = fileURLToPath(new URL('../../bin/murmur', import.meta.url))
 
+/** Ports this process handed out: never twice. */
+const handedOut = new Set<number>()
+
+/**
+ * A free port below Linux's ephemeral range (32768-60999). A port from bind(0) is one the
+ * kernel may give the next outgoing connection: with dozens of agents starting together and
+ * dialling each other, one of them found its port taken by another's connection (2 of 2
+ * bench runs at N = 50). Random, so test files running in parallel rarely pick the same one.
+ */
 export async function freePort (host = '127.0.0.1'): Promise<number> {
-  return await new Promise((resolve, reject) => {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    if (await canListen(host, port)) return port
+  }
+  throw new Error('no free port found below the ephemeral range in 200 tries')
+}
+
+async function canListen (host: string, port: number): Promise<boolean> {
+  return await new Promise(resolve => {
     const s = createServer()
-    s.once('error', reject)
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
+    s.once('error', () => resolve(false))
+    s.listen(port, host, () => s.close(() => resolve(true)))
   })
 }
 
