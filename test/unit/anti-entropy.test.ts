@@ -6,7 +6,7 @@ import { AntiEntropy } from '../../src/agent/anti-entropy.js'
 import { ConfigReplica } from '../../src/agent/config-replica.js'
 import { bucketOf, type Entry } from '../../src/core/lww.js'
 import { DEFAULT_QUOTA } from '../../src/core/quota.js'
-import { encode } from '../../src/net/codec.js'
+import { decode, encode } from '../../src/net/codec.js'
 import { MemoryNetwork, type MemoryNode } from '../../src/net/memory-transport.js'
 import { wireEntry } from '../../src/net/wire.js'
 import { entry } from './fixtures.js'
@@ -49,6 +49,28 @@ async function settle (net: MemoryNetwork): Promise<void> {
 }
 
 describe('config anti-entropy', () => {
+  it('sends config entries only over streams (encrypted), digests and empty replies as whatever the transport picks', async () => {
+    const { net, a, b } = await pair()
+    const sent: Array<{ t: unknown, entries: number, mode: unknown }> = []
+    for (const s of [a, b]) {
+      const send = s.node.send.bind(s.node)
+      s.node.send = (channel, to, data, addrs, mode) => {
+        const m = decode(data) as { t?: unknown, e?: unknown[] }
+        sent.push({ t: m.t, entries: Array.isArray(m.e) ? m.e.length : 0, mode })
+        send(channel, to, data, addrs, mode)
+      }
+    }
+    await a.replica.applyRemote([entry('secret/a', T, 1, 'a')])
+    await b.replica.applyRemote([entry('secret/b', T, 1, 'b')])
+    a.ae.syncWith('b')
+    await settle(net)
+    expect(a.replica.map.get('secret/b')).toBeDefined()
+    expect(b.replica.map.get('secret/a')).toBeDefined()
+    expect(sent.filter(m => m.entries > 0).length).toBeGreaterThan(0)
+    for (const m of sent) expect(m.mode).toBe(m.entries > 0 ? 'stream' : undefined)
+    expect(sent.some(m => m.t === 'cdig')).toBe(true)
+  })
+
   it('converges both ways, and drops and counts entries with an unsafe counter or a wall past year 9999', async () => {
     const { net, a, b } = await pair()
     const good = entry('good', T, 1, 'peer')
