@@ -441,7 +441,10 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     // A member that joined or came back may be the link this agent lacks; a closed connection may
     // have been one of its links.
     this.membership.on('transition', t => { if (t.to === 'alive') this.links.check() })
-    this.transport.on('down', () => setImmediate(() => { if (!this.stopped) this.links.check() }))
+    this.transport.on('down', peer => {
+      this.logger('debug', 'net', 'disconnected', { peer })
+      setImmediate(() => { if (!this.stopped) this.links.check() })
+    })
     this.transport.on('message', () => this.quarantine.contact())
     this.transport.on('publication', () => this.quarantine.contact())
     this.transport.on('up', (peer, outbound) => {
@@ -449,7 +452,6 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       // A new contact (join address, mDNS): exchange config at once rather than at the next round.
       if (outbound && this.membership.get(peer) === undefined) this.antiEntropy.syncWith(peer)
     })
-    this.transport.on('down', peer => this.logger('debug', 'net', 'disconnected', { peer }))
     this.transport.on('unreachable', peer => this.logger('debug', 'net', 'unreachable', { peer }))
     await this.transport.start()
     this.membership.start()

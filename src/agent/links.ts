@@ -32,9 +32,10 @@ export class Links {
    * when a connection closes; at most one dial per missing link is in flight.
    */
   check (): void {
-    const have = this.deps.connected().filter(p => this.deps.isLive(p)).length
-    const missing = this.want - have - this.dialing
     const connected = new Set(this.deps.connected())
+    let have = 0
+    for (const p of connected) if (this.deps.isLive(p)) have++
+    const missing = this.want - have - this.dialing
     for (let i = 0, tries = 0; i < missing && tries < missing * 4; tries++) {
       const m = this.deps.randomMember()
       if (m === undefined) return
