@@ -11,6 +11,7 @@ import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
 import type { Member, Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin, tcpPort } from '../net/addr.js'
 import { MurmurError } from '../core/errors.js'
 import { parseAllowList, type AddressCheck } from '../net/allow.js'
@@ -98,6 +99,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private publishedCustom: Readonly<Record<string, number>> = {}
   readonly controller: Controller
   private readonly links: Links
+  private readonly joiner: Joiner
 
   private constructor (
     readonly opts: AgentOptions,
@@ -107,7 +109,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     private readonly records: Records,
     private readonly log: ConfigLog | undefined,
     readonly logger: Logger,
-    private readonly joiner: Joiner
+    joins: Multiaddr[]
   ) {
     super()
     this.setMaxListeners(0)
@@ -159,12 +161,22 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() })
     this.quarantine = new Quarantine(this.config, opts.tombstoneTtlMs, opts.dataDir, logger)
     this.load = new LoadReporter(() => this.publishSelf())
+    const alive = (peer: string): boolean => { const s = this.membership.get(peer)?.status; return s === 'alive' || s === 'suspect' }
     this.links = new Links({
       connected: () => host.connectedPeers(),
       randomMember: () => this.membership.swim.randomPeer(),
       dial: async (peer, addrs) => { await host.dialPeer(peer, addrs) },
-      isLive: peer => { const s = this.membership.get(peer)?.status; return s === 'alive' || s === 'suspect' }
+      isLive: peer => alive(peer)
     })
+    this.joiner = new Joiner(host.peerId, {
+      locate: transport.locates ? async (addr, signal) => await transport.locate(addr, signal) : undefined,
+      dial: async (addr, signal) => await host.dial(addr, signal),
+      exchange: (peer, addrs) => {
+        this.membership.pushPull(peer, addrs)
+        this.antiEntropy.syncWith(peer, addrs)
+      },
+      holds: peer => alive(peer) || host.isConnected(peer)
+    }, joins, logger)
     this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
   }
 
@@ -236,8 +248,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     const datagrams = opts.udp ? await openDatagrams(host, listen.host, address, records, clusterKey?.psk, allow, logger,
       (why, from) => created?.onDatagramRefused(why, from)) : undefined
     const transport = new Libp2pTransport(host, datagrams)
-    datagrams?.socket.listen((channel, from, data) => transport.receiveDatagram(channel, from, data))
-    const joiner = new Joiner(host, joins, logger)
+    datagrams?.socket.listen((channel, from, data, source) => transport.receiveDatagram(channel, from, data, source))
     const self: Heartbeat = {
       v: 1,
       id: host.peerId,
@@ -251,7 +262,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       metrics: LoadReporter.initial(),
       sentAt: Date.now()
     }
-    const agent = new Agent(opts, host, transport, self, records, log, logger, joiner)
+    const agent = new Agent(opts, host, transport, self, records, log, logger, joins)
     agent.own.configLogDamaged = damaged
     created = agent
     agent.config.restore(restored)
@@ -439,11 +450,19 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     })
     this.membership.on('note', (level, what, fields) => this.logger(level, 'member', what, fields))
     // A member that joined or came back may be the link this agent lacks; a closed connection may
-    // have been one of its links.
-    this.membership.on('transition', t => { if (t.to === 'alive') this.links.check() })
+    // have been one of its links, or a join contact's.
+    // A join contact that failed or left is reached again (the joiner's retry-join).
+    this.membership.on('transition', t => {
+      if (t.to === 'alive') this.links.check()
+      else if (t.to === 'failed' || t.to === 'left') this.joiner.lost(t.id)
+    })
     this.transport.on('down', peer => {
       this.logger('debug', 'net', 'disconnected', { peer })
-      setImmediate(() => { if (!this.stopped) this.links.check() })
+      setImmediate(() => {
+        if (this.stopped) return
+        this.links.check()
+        this.joiner.lost(peer)
+      })
     })
     this.transport.on('message', () => this.quarantine.contact())
     this.transport.on('publication', () => this.quarantine.contact())

@@ -441,7 +441,9 @@ export class Swim {
         break
       case 'pp':
         out.push(...this.mergeState(from, p.e, now))
-        if (p.r) out.push(this.reply(from, { t: 'pp', e: this.fullState(), r: false }))
+        // The answer in parts that each fit a datagram: a joiner that reached us by a hello has
+        // no connection to us, and one message of a large cluster's state would need one.
+        if (p.r) for (const e of packed(this.fullState(), entryBytes, this.opts.packetBudget)) out.push(this.reply(from, { t: 'pp', e, r: false }))
         break
       case 'dig':
         out.push(...this.answerDigest(from, p.h, now))
