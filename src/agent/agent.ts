@@ -19,7 +19,7 @@ import { DatagramSocket, type DatagramOptions, type UdpAddress } from '../net/da
 import { RateLimiter } from '../core/rate.js'
 import { readClusterKey } from '../store/cluster-key.js'
 import { Host, topics } from '../net/host.js'
-import { Libp2pTransport } from '../net/libp2p-transport.js'
+import { Libp2pTransport, udpTwins } from '../net/libp2p-transport.js'
 import { Records, signingKey } from '../net/records.js'
 import { systemClock } from '../net/transport.js'
 import { ConfigLog } from '../store/config-log.js'
@@ -58,6 +58,8 @@ export interface AgentEvents {
 
 /** Period of the summary log lines of remote config traffic. */
 const TALLY_MS = 10_000
+/** An agent found by mDNS that has not answered datagrams for this long is dialled instead. */
+const DISCOVERED_DIAL_MS = 3000
 
 export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private readonly own = {
@@ -100,6 +102,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   readonly controller: Controller
   private readonly links: Links
   private readonly joiner: Joiner
+  /** Agents found by mDNS and reached by datagram, with when they were first (reachDiscovered). */
+  private readonly discovered = new Map<string, number>()
 
   private constructor (
     readonly opts: AgentOptions,
@@ -241,7 +245,10 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       admit: (topic, author) => limiter.take(`${topic} ${author}`, systemClock.now()) || (created?.onRateLimited(author) ?? false),
       denied: addr => created?.onDenied(addr),
       mdnsWarn: message => logger('warn', 'mdns', message),
-      mdnsDial: peer => logger('debug', 'mdns', 'dialling an agent that answered', { peer })
+      mdnsDial: peer => logger('debug', 'mdns', 'dialling an agent that answered', { peer }),
+      mdnsReach: (peer, addrs) => created?.reachDiscovered(peer, addrs) ?? false,
+      // Members, not connections: an agent keeps connections to a few members only (links.ts).
+      mdnsKnown: () => created?.liveMemberIds() ?? []
     })
     const address = opts.advertise ?? advertiseAddress(listen.host)
     const records = new Records(signingKey(key))
@@ -489,6 +496,37 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.joiner.start()
     this.controller.start()
     this.host.startDiscovery()
+  }
+
+  /**
+   * An agent found by mDNS that this one knows nothing of (or not as live): a push-pull and a
+   * config digest by datagram at the UDP twins of its addresses, as with a join contact, and no
+   * handshake. False (dial it) with datagrams off here, or once it has gone unanswered for
+   * DISCOVERED_DIAL_MS (an agent with --no-udp).
+   */
+  private reachDiscovered (peer: string, addrs: Multiaddr[]): boolean {
+    const s = this.membership.get(peer)?.status
+    if (s === 'alive' || s === 'suspect') {
+      this.discovered.delete(peer)
+      return true
+    }
+    const udp = udpTwins(addrs)
+    if (!this.transport.locates || udp.length === 0) return false
+    const now = Date.now()
+    const first = this.discovered.get(peer)
+    if (first !== undefined && now - first > DISCOVERED_DIAL_MS) return false
+    if (first === undefined) {
+      // Bounded like the member table: entries of agents long gone are dropped wholesale.
+      if (this.discovered.size >= 10_000) this.discovered.clear()
+      this.discovered.set(peer, now)
+    }
+    this.membership.pushPull(peer, udp)
+    this.antiEntropy.syncWith(peer, udp)
+    return true
+  }
+
+  private liveMemberIds (): string[] {
+    return this.membership.members().filter(m => m.hb.id !== this.id && (m.status === 'alive' || m.status === 'suspect')).map(m => m.hb.id)
   }
 
   private logTally (): void {

@@ -214,6 +214,17 @@ export class Libp2pTransport implements Transport {
 /** `/ip4/HOST/udp/PORT` or `/ip6/HOST/udp/PORT`: where an agent takes membership datagrams. */
 const UDP_MULTIADDR = /^\/(ip4|ip6)\/([^/]+)\/udp\/(\d{1,5})$/
 
+/**
+ * Where the agents at `addrs` (TCP multiaddrs, as mDNS gives them) take datagrams: the same
+ * hosts and ports over UDP, other hosts' addresses before loopback ones (an agent listening on
+ * every interface lists 127.0.0.1 too, which is this host from here).
+ */
+export function udpTwins (addrs: readonly Multiaddr[]): string[] {
+  const twins = addrs.flatMap(a => { const t = tcpTarget(a); return t === undefined ? [] : [udpMultiaddr(t)] })
+  const loop = (a: string): boolean => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a)
+  return [...twins.filter(a => !loop(a)), ...twins.filter(loop)]
+}
+
 /** HOST and PORT of `/ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT[/p2p/ID]`; the dgram socket resolves names. */
 function tcpTarget (addr: Multiaddr): UdpAddress | undefined {
   const [host, tcp] = addr.getComponents()
