@@ -364,6 +364,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   async setConfig (key: string, value: unknown): Promise<Entry> {
     const e = await this.config.set(key, value)
     this.logger('info', 'config', 'set', { key })
+    this.links.wake()
     // Published after the write is durable; if gossip loses it, anti-entropy still carries it.
     this.antiEntropy.publish([e])
     return e
@@ -372,6 +373,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   async deleteConfig (key: string): Promise<{ entry: Entry, existed: boolean }> {
     const r = await this.config.delete(key)
     this.logger('info', 'config', 'deleted', { key })
+    this.links.wake()
     this.antiEntropy.publish([r.entry])
     return r
   }
@@ -460,7 +462,10 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     // have been one of its links, or a join contact's.
     // A join contact that failed or left is reached again (the joiner's retry-join).
     this.membership.on('transition', t => {
-      if (t.to === 'alive') this.links.check()
+      if (t.to === 'alive') {
+        if (t.from === 'none') this.links.arrived()
+        this.links.check()
+      }
       else if (t.to === 'failed' || t.to === 'left') this.joiner.lost(t.id)
     })
     this.transport.on('down', peer => {
