@@ -1,13 +1,11 @@
 // Hellos on real UDP sockets on 127.0.0.1: a joiner learns who listens at its contact's address
 // without a connection; a question that names nobody is taken on the hello channel only, an
 // answer nobody asked for is dropped, and a port where nothing listens is told at once.
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createSocket } from 'node:dgram'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DatagramSocket, HELLO_CHANNEL, type UdpAddress } from '../../src/net/datagram.js'
 import { Hellos } from '../../src/net/hello.js'
-import { Records, signingKey } from '../../src/net/records.js'
+import { boundPeer } from './datagram-peer.js'
 
 interface Agent { id: string, socket: DatagramSocket, hellos: Hellos, got: number[], refused: string[] }
 
@@ -15,16 +13,7 @@ const open: DatagramSocket[] = []
 afterEach(() => { for (const s of open.splice(0)) s.close() })
 
 async function agent (port = 0): Promise<Agent> {
-  const key = await generateKeyPair('Ed25519')
-  const id = peerIdFromPrivateKey(key).toString()
-  const records = new Records(signingKey(key))
-  const refused: string[] = []
-  const socket = new DatagramSocket({
-    self: id,
-    crypto: { sign: b => records.signBytes(b), verify: (p, b, s) => new Records().verify(p, b, s) },
-    refused: why => refused.push(why)
-  })
-  expect(await socket.bind('127.0.0.1', port)).toBe(true)
+  const { id, socket, refused } = await boundPeer({}, port)
   open.push(socket)
   const hellos = new Hellos(socket)
   const got: number[] = []
