@@ -465,8 +465,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       if (t.to === 'alive') {
         if (t.from === 'none') this.links.arrived()
         this.links.check()
-      }
-      else if (t.to === 'failed' || t.to === 'left') this.joiner.lost(t.id)
+      } else if (t.to === 'failed' || t.to === 'left') this.joiner.lost(t.id)
     })
     this.transport.on('down', peer => {
       this.logger('debug', 'net', 'disconnected', { peer })
