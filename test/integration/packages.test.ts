@@ -140,15 +140,16 @@ describe('npm packages', () => {
     const packed = new Date('1985-10-26T08:15:00Z')
     for (const f of [tsc, bundle]) utimesSync(f, packed, packed)
     expect(await ran()).toBe('bundle')
-    // `murmur agent` runs the CommonJS twin (through the code cache) when there is one, and it
-    // is not older than tsc's output; with source maps on, the ES module bundle.
+    // `murmur agent` runs the CommonJS twin (through the code cache) when there is one from
+    // the same build (not older than the bundle); with source maps on, the ES module bundle.
     const twin = join(dir, 'dist', 'bundle', 'agent.cjs')
     writeFileSync(twin, 'exports.main = async () => { process.stdout.write(`twin ${typeof __murmurModuleUrl}`); return 0 }\n')
     utimesSync(twin, packed, packed)
     expect(await ran('agent')).toBe('twin string')
     expect(await ran('status')).toBe('bundle')
     expect((await run(process.execPath, ['--enable-source-maps', join(dir, 'bin', 'murmur'), 'agent'], { timeout: 30_000 })).stdout).toBe('bundle')
-    utimesSync(twin, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000))
+    const older = new Date(packed.getTime() - 60_000)
+    utimesSync(twin, older, older)
     expect(await ran('agent')).toBe('bundle')
   })
 })
