@@ -48,16 +48,23 @@ export function loadBundle (file) {
   const wrapped = `(function (exports, require, module, __filename, __dirname, __murmurModuleUrl) {${source}\n})`
   const script = new Script(wrapped, { filename: file, cachedData })
   if (dir !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
-    setTimeout(() => { save(script, dir, prefix, name) }, SAVE_AFTER_MS).unref()
+    const since = Date.now()
+    setTimeout(() => { save(script, dir, prefix, name, since) }, SAVE_AFTER_MS).unref()
   }
   const module = { exports: {} }
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file), pathToFileURL(file).href)
   return module.exports
 }
 
-/** Writes the cache whole (a rename, so a concurrent start never reads half a file) and drops older builds'. */
-function save (script, dir, prefix, name) {
+/**
+ * Writes the cache whole (a rename, so a concurrent start never reads half a file) and drops
+ * older builds'; not when another process saved it since `since` (agents started together).
+ */
+function save (script, dir, prefix, name, since) {
   try {
+    try {
+      if (statSync(join(dir, name)).mtimeMs > since) return
+    } catch {}
     const tmp = join(dir, `${name}.${process.pid}.tmp`)
     writeFileSync(tmp, script.createCachedData(), { mode: 0o600 })
     renameSync(tmp, join(dir, name))
