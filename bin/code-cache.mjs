@@ -23,7 +23,12 @@ const SAVE_AFTER_MS = 3000
 function cacheDir () {
   const dir = process.env.MURMUR_CODE_CACHE || join(tmpdir(), `murmur-code-cache-${process.getuid?.() ?? 'user'}`)
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // Not recursive: Node 20's recursive mkdirSync never returns for a path under /proc.
+    try {
+      mkdirSync(dir, { mode: 0o700 })
+    } catch (err) {
+      if (err.code !== 'EEXIST') return undefined
+    }
     const st = statSync(dir)
     if (!st.isDirectory() || (process.getuid !== undefined && st.uid !== process.getuid()) || (st.mode & 0o022) !== 0) return undefined
     return dir
