@@ -11,6 +11,7 @@ import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
 import type { Member, Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin, tcpPort } from '../net/addr.js'
 import { MurmurError } from '../core/errors.js'
 import { parseAllowList, type AddressCheck } from '../net/allow.js'
@@ -18,7 +19,7 @@ import { DatagramSocket, type DatagramOptions, type UdpAddress } from '../net/da
 import { RateLimiter } from '../core/rate.js'
 import { readClusterKey } from '../store/cluster-key.js'
 import { Host, topics } from '../net/host.js'
-import { Libp2pTransport } from '../net/libp2p-transport.js'
+import { Libp2pTransport, udpTwins } from '../net/libp2p-transport.js'
 import { Records, signingKey } from '../net/records.js'
 import { systemClock } from '../net/transport.js'
 import { ConfigLog } from '../store/config-log.js'
@@ -57,6 +58,8 @@ export interface AgentEvents {
 
 /** Period of the summary log lines of remote config traffic. */
 const TALLY_MS = 10_000
+/** An agent found by mDNS that has not answered datagrams for this long is dialled instead. */
+const DISCOVERED_DIAL_MS = 3000
 
 export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private readonly own = {
@@ -98,6 +101,9 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private publishedCustom: Readonly<Record<string, number>> = {}
   readonly controller: Controller
   private readonly links: Links
+  private readonly joiner: Joiner
+  /** Agents found by mDNS and reached by datagram, with when they were first (reachDiscovered). */
+  private readonly discovered = new Map<string, number>()
 
   private constructor (
     readonly opts: AgentOptions,
@@ -107,7 +113,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     private readonly records: Records,
     private readonly log: ConfigLog | undefined,
     readonly logger: Logger,
-    private readonly joiner: Joiner
+    joins: Multiaddr[]
   ) {
     super()
     this.setMaxListeners(0)
@@ -159,12 +165,22 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() })
     this.quarantine = new Quarantine(this.config, opts.tombstoneTtlMs, opts.dataDir, logger)
     this.load = new LoadReporter(() => this.publishSelf())
+    const alive = (peer: string): boolean => { const s = this.membership.get(peer)?.status; return s === 'alive' || s === 'suspect' }
     this.links = new Links({
       connected: () => host.connectedPeers(),
       randomMember: () => this.membership.swim.randomPeer(),
       dial: async (peer, addrs) => { await host.dialPeer(peer, addrs) },
-      isLive: peer => { const s = this.membership.get(peer)?.status; return s === 'alive' || s === 'suspect' }
+      isLive: peer => alive(peer)
     })
+    this.joiner = new Joiner(host.peerId, {
+      locate: transport.locates ? async (addr, signal) => await transport.locate(addr, signal) : undefined,
+      dial: async (addr, signal) => await host.dial(addr, signal),
+      exchange: (peer, addrs) => {
+        this.membership.pushPull(peer, addrs)
+        this.antiEntropy.syncWith(peer, addrs)
+      },
+      holds: peer => alive(peer) || host.isConnected(peer)
+    }, joins, logger)
     this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
   }
 
@@ -229,15 +245,17 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       admit: (topic, author) => limiter.take(`${topic} ${author}`, systemClock.now()) || (created?.onRateLimited(author) ?? false),
       denied: addr => created?.onDenied(addr),
       mdnsWarn: message => logger('warn', 'mdns', message),
-      mdnsDial: peer => logger('debug', 'mdns', 'dialling an agent that answered', { peer })
+      mdnsDial: peer => logger('debug', 'mdns', 'dialling an agent that answered', { peer }),
+      mdnsReach: (peer, addrs) => created?.reachDiscovered(peer, addrs) ?? false,
+      // Members, not connections: an agent keeps connections to a few members only (links.ts).
+      mdnsKnown: () => created?.liveMemberIds() ?? []
     })
     const address = opts.advertise ?? advertiseAddress(listen.host)
     const records = new Records(signingKey(key))
     const datagrams = opts.udp ? await openDatagrams(host, listen.host, address, records, clusterKey?.psk, allow, logger,
       (why, from) => created?.onDatagramRefused(why, from)) : undefined
     const transport = new Libp2pTransport(host, datagrams)
-    datagrams?.socket.listen((channel, from, data) => transport.receiveDatagram(channel, from, data))
-    const joiner = new Joiner(host, joins, logger)
+    datagrams?.socket.listen((channel, from, data, source) => transport.receiveDatagram(channel, from, data, source))
     const self: Heartbeat = {
       v: 1,
       id: host.peerId,
@@ -251,7 +269,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       metrics: LoadReporter.initial(),
       sentAt: Date.now()
     }
-    const agent = new Agent(opts, host, transport, self, records, log, logger, joiner)
+    const agent = new Agent(opts, host, transport, self, records, log, logger, joins)
     agent.own.configLogDamaged = damaged
     created = agent
     agent.config.restore(restored)
@@ -346,6 +364,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   async setConfig (key: string, value: unknown): Promise<Entry> {
     const e = await this.config.set(key, value)
     this.logger('info', 'config', 'set', { key })
+    this.links.wake()
     // Published after the write is durable; if gossip loses it, anti-entropy still carries it.
     this.antiEntropy.publish([e])
     return e
@@ -354,6 +373,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   async deleteConfig (key: string): Promise<{ entry: Entry, existed: boolean }> {
     const r = await this.config.delete(key)
     this.logger('info', 'config', 'deleted', { key })
+    this.links.wake()
     this.antiEntropy.publish([r.entry])
     return r
   }
@@ -439,11 +459,22 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     })
     this.membership.on('note', (level, what, fields) => this.logger(level, 'member', what, fields))
     // A member that joined or came back may be the link this agent lacks; a closed connection may
-    // have been one of its links.
-    this.membership.on('transition', t => { if (t.to === 'alive') this.links.check() })
+    // have been one of its links, or a join contact's.
+    // A join contact that failed or left is reached again (the joiner's retry-join).
+    this.membership.on('transition', t => {
+      if (t.to === 'alive') {
+        if (t.from === 'none') this.links.arrived()
+        this.links.check()
+      }
+      else if (t.to === 'failed' || t.to === 'left') this.joiner.lost(t.id)
+    })
     this.transport.on('down', peer => {
       this.logger('debug', 'net', 'disconnected', { peer })
-      setImmediate(() => { if (!this.stopped) this.links.check() })
+      setImmediate(() => {
+        if (this.stopped) return
+        this.links.check()
+        this.joiner.lost(peer)
+      })
     })
     this.transport.on('message', () => this.quarantine.contact())
     this.transport.on('publication', () => this.quarantine.contact())
@@ -470,6 +501,37 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.joiner.start()
     this.controller.start()
     this.host.startDiscovery()
+  }
+
+  /**
+   * An agent found by mDNS that this one knows nothing of (or not as live): a push-pull and a
+   * config digest by datagram at the UDP twins of its addresses, as with a join contact, and no
+   * handshake. False (dial it) with datagrams off here, or once it has gone unanswered for
+   * DISCOVERED_DIAL_MS (an agent with --no-udp).
+   */
+  private reachDiscovered (peer: string, addrs: Multiaddr[]): boolean {
+    const s = this.membership.get(peer)?.status
+    if (s === 'alive' || s === 'suspect') {
+      this.discovered.delete(peer)
+      return true
+    }
+    const udp = udpTwins(addrs)
+    if (!this.transport.locates || udp.length === 0) return false
+    const now = Date.now()
+    const first = this.discovered.get(peer)
+    if (first !== undefined && now - first > DISCOVERED_DIAL_MS) return false
+    if (first === undefined) {
+      // Bounded like the member table: entries of agents long gone are dropped wholesale.
+      if (this.discovered.size >= 10_000) this.discovered.clear()
+      this.discovered.set(peer, now)
+    }
+    this.membership.pushPull(peer, udp)
+    this.antiEntropy.syncWith(peer, udp)
+    return true
+  }
+
+  private liveMemberIds (): string[] {
+    return this.membership.members().filter(m => m.hb.id !== this.id && (m.status === 'alive' || m.status === 'suspect')).map(m => m.hb.id)
   }
 
   private logTally (): void {

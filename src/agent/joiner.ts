@@ -1,33 +1,65 @@
-// Keeps this agent connected to the --join addresses: dials each until it answers, and again
-// whenever the connection to it is lost, with exponential backoff (1 s doubling to 30 s).
-// Like Serf's retry-join, it never gives up: the peer may simply not be up yet. For the first
-// FAST_TRY_MS of trying an address it retries every second instead: agents started together
-// with their contact (a host booting, a test cluster) would otherwise back off to 16 s while
-// the contact loads, and join that much later.
+// Keeps this agent joined through its --join addresses: reaches each until it answers, and again
+// whenever its member there fails or leaves (or, joined by a connection, the connection is
+// lost), with exponential backoff (1 s doubling to 30 s). Like Serf's retry-join, it never gives
+// up: the peer may simply not be up yet. For the first FAST_TRY_MS of trying an address it
+// retries every second instead: agents started together with their contact (a host booting, a
+// test cluster) would otherwise back off to 16 s while the contact loads, and join that much
+// later.
+//
+// An address is reached by a hello datagram first (hello.ts): the contact answers with its peer
+// id, and the state exchange that follows goes by datagram too, so the contact does no
+// handshake per joiner. When the hello is refused (a contact with --no-udp) or goes unanswered
+// (UDP dropped on the way), the same try goes on with a libp2p dial, as it always was.
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Host } from '../net/host.js'
 import type { Logger } from './log.js'
 
-interface Target { addr: Multiaddr, peer?: string, nextTry: number, backoffMs: number, dialing: boolean, warned: boolean, failingSince?: number }
+/** How the joiner reaches a contact; the agent wires these to its transport and membership. */
+export interface JoinPaths {
+  /** Who answers a hello at `addr`: its peer id and datagram addresses; undefined if nobody did. Absent with datagrams off. */
+  locate?: (addr: Multiaddr, signal: AbortSignal) => Promise<{ peer: string, addrs: string[] } | undefined>
+  /** A libp2p connection to `addr`; resolves the peer id (the agent then exchanges state on 'up'). */
+  dial: (addr: Multiaddr, signal: AbortSignal) => Promise<string>
+  /** Exchange full state with a located contact (it is not connected, so nothing else will). */
+  exchange: (peer: string, addrs: string[]) => void
+  /** Whether `peer` keeps this agent joined: a live member, or connected. */
+  holds: (peer: string) => boolean
+}
+
+interface Target {
+  addr: Multiaddr
+  peer?: string
+  nextTry: number
+  backoffMs: number
+  trying: boolean
+  warned: boolean
+  failingSince?: number
+}
 
 const FIRST_BACKOFF_MS = 1000
 const MAX_BACKOFF_MS = 30_000
 const FAST_TRY_MS = 30_000
-/** Period of the check for a target due for a dial, while one is not connected. */
+/** Period of the check for a target due for a try, while one does not hold. */
 const CHECK_MS = 500
+/**
+ * A hello's wait for its answer (it asks again meanwhile) before a dial: a loaded contact may
+ * take a while, and a dial costs it a handshake.
+ */
+const HELLO_WAIT_MS = 3000
+const DIAL_WAIT_MS = 5000
 
 export class Joiner {
   private readonly targets: Target[]
   private timer: NodeJS.Timeout | undefined
   private readonly abort = new AbortController()
+  private readonly self: string
 
-  constructor (private readonly host: Host, addrs: Multiaddr[], private readonly logger: Logger) {
-    this.targets = addrs.map(addr => ({ addr, nextTry: 0, backoffMs: FIRST_BACKOFF_MS, dialing: false, warned: false }))
+  constructor (self: string, private readonly paths: JoinPaths, addrs: Multiaddr[], private readonly logger: Logger) {
+    this.self = self
+    this.targets = addrs.map(addr => ({ addr, nextTry: 0, backoffMs: FIRST_BACKOFF_MS, trying: false, warned: false }))
   }
 
   start (): void {
     if (this.targets.length === 0) return
-    this.host.on('disconnect', this.onDisconnect)
     this.check()
   }
 
@@ -35,13 +67,22 @@ export class Joiner {
     clearTimeout(this.timer)
     this.timer = undefined
     this.abort.abort()
-    this.host.off('disconnect', this.onDisconnect)
   }
 
-  private readonly onDisconnect = (peer: string): void => {
-    let lost = false
-    for (const t of this.targets) if (t.peer === peer) { t.nextTry = 0; t.backoffMs = FIRST_BACKOFF_MS; lost = true }
-    if (lost) setImmediate(() => { if (!this.abort.signal.aborted) this.check() })
+  /** `peer` failed, left, or its connection closed: if it was a contact that no longer holds, reach it again now. */
+  lost (peer: string): void {
+    let again = false
+    for (const t of this.targets) {
+      if (t.peer !== peer || this.paths.holds(peer)) continue
+      t.nextTry = 0
+      t.backoffMs = FIRST_BACKOFF_MS
+      again = true
+    }
+    if (again) setImmediate(() => { if (!this.abort.signal.aborted) this.check() })
+  }
+
+  private holds (t: Target): boolean {
+    return t.peer === this.self || (t.peer !== undefined && this.paths.holds(t.peer))
   }
 
   private check (): void {
@@ -49,20 +90,26 @@ export class Joiner {
     this.timer = undefined
     if (this.abort.signal.aborted) return
     const now = Date.now()
-    // Retries are a second or more apart (the backoff); a lost connection is redialled at once
-    // (onDisconnect). While every address is connected nothing wakes the agent for them.
-    if (this.targets.some(t => t.dialing || t.peer === undefined || !this.host.isConnected(t.peer))) this.timer = setTimeout(() => this.check(), CHECK_MS)
+    // Retries are a second or more apart (the backoff); a lost contact is tried again at once
+    // (lost). While every address holds nothing wakes the agent for them.
+    if (this.targets.some(t => t.trying || !this.holds(t))) this.timer = setTimeout(() => this.check(), CHECK_MS)
     for (const t of this.targets) {
-      if (t.dialing || now < t.nextTry || (t.peer !== undefined && this.host.isConnected(t.peer))) continue
-      t.dialing = true
-      this.host.dial(t.addr, AbortSignal.any([this.abort.signal, AbortSignal.timeout(5000)]))
+      if (t.trying || now < t.nextTry || this.holds(t)) continue
+      t.trying = true
+      this.reach(t)
         .then(peer => {
-          if (peer === this.host.peerId) return
+          if (peer === this.self) {
+            t.peer = peer
+            return
+          }
           if (t.peer === undefined) this.logger('info', 'join', 'joined', { addr: t.addr.toString(), peer })
           t.peer = peer
-          t.backoffMs = FIRST_BACKOFF_MS
           t.warned = false
           t.failingSince = undefined
+          // The exchange may be lost like any datagram: if the contact is not a member by the
+          // next try, it is reached again (and the backoff starts over).
+          t.nextTry = Date.now() + FIRST_BACKOFF_MS
+          t.backoffMs = FIRST_BACKOFF_MS
         })
         .catch(err => {
           if (this.abort.signal.aborted) return
@@ -72,7 +119,22 @@ export class Joiner {
           t.nextTry = Date.now() + t.backoffMs
           if (Date.now() - t.failingSince >= FAST_TRY_MS) t.backoffMs = Math.min(t.backoffMs * 2, MAX_BACKOFF_MS)
         })
-        .finally(() => { t.dialing = false })
+        .finally(() => { t.trying = false })
     }
+  }
+
+  /** One try: a hello, then a dial if nobody answered it; resolves the contact's peer id. */
+  private async reach (t: Target): Promise<string> {
+    if (this.paths.locate !== undefined) {
+      const got = await this.paths.locate(t.addr, AbortSignal.any([this.abort.signal, AbortSignal.timeout(HELLO_WAIT_MS)]))
+      const wanted = t.addr.getComponents().find(c => c.name === 'p2p')?.value
+      // Another agent at that address than the one named is passed over, as libp2p's dial would.
+      if (got !== undefined && (wanted === undefined || got.peer === wanted)) {
+        if (got.peer !== this.self) this.paths.exchange(got.peer, got.addrs)
+        return got.peer
+      }
+      if (this.abort.signal.aborted) throw new Error('stopped')
+    }
+    return await this.paths.dial(t.addr, AbortSignal.any([this.abort.signal, AbortSignal.timeout(DIAL_WAIT_MS)]))
   }
 }

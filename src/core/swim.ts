@@ -441,7 +441,15 @@ export class Swim {
         break
       case 'pp':
         out.push(...this.mergeState(from, p.e, now))
-        if (p.r) out.push(this.reply(from, { t: 'pp', e: this.fullState(), r: false }))
+        if (p.r) {
+          // The answer in parts that each fit a datagram: a joiner that reached us by a hello
+          // has no connection to us. A large cluster's state goes whole over a stream instead
+          // (memberlist's TCP push-pull): hundreds of datagrams at once would overflow the
+          // joiner's socket buffer, and most would be lost.
+          const parts = packed(this.fullState(), entryBytes, this.opts.packetBudget)
+          if (parts.length > MAX_ANSWER_DATAGRAMS) out.push(this.reply(from, { t: 'pp', e: parts.flat(), r: false }, true))
+          else for (const e of parts) out.push(this.reply(from, { t: 'pp', e, r: false }))
+        }
         break
       case 'dig':
         out.push(...this.answerDigest(from, p.h, now))
@@ -1001,6 +1009,9 @@ export class Swim {
     return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now }
   }
 }
+
+/** A push-pull answered in more datagrams than this goes over a stream (see handle 'pp'). */
+const MAX_ANSWER_DATAGRAMS = 16
 
 /** Bytes a state entry takes on the wire, about: its signed record plus a few of framing. */
 function entryBytes (e: StateEntry): number {

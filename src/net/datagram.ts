@@ -11,6 +11,9 @@
 //   from it, so a host without the key can neither read membership nor inject any;
 // - --allow: datagrams from other addresses are dropped.
 // Replays to the same agent are harmless: packets carry sequence numbers and versioned records.
+// One exception to "names its recipient": a joiner knows its contact's address, not its peer id,
+// so a hello (HELLO_CHANNEL) may name nobody. A hello only asks "who are you?": the answer is a
+// signed datagram as small as the question, so a replayed hello gets nothing but that answer.
 //
 // Wire: [1][channel][from length][from][to length][to][payload][Ed25519 signature, 64 bytes],
 // then with a cluster key: [nonce, 12][ciphertext][tag, 16].
@@ -47,7 +50,14 @@ export interface DatagramOptions {
   refused?: (why: 'denied' | 'bad', from: string) => void
 }
 
-export type DatagramHandler = (channel: number, from: string, payload: Uint8Array) => void
+/**
+ * The channel of hellos (see above), apart from the transport's channels (which count up
+ * from 0): the only one whose datagrams may name no recipient.
+ */
+export const HELLO_CHANNEL = 255
+
+/** `source`: the address it came from (a hello is answered there). */
+export type DatagramHandler = (channel: number, from: string, payload: Uint8Array, source: UdpAddress) => void
 
 export interface UdpAddress { host: string, port: number }
 
@@ -80,7 +90,7 @@ export class DatagramSocket {
       return false
     }
     socket.on('error', () => {})
-    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo.address))
+    socket.on('message', (msg, rinfo) => this.receive(msg, { host: rinfo.address, port: rinfo.port }))
     this.socket = socket
     this.bound = { host, port: socket.address().port }
     return true
@@ -99,7 +109,8 @@ export class DatagramSocket {
   }
 
   /**
-   * Send `payload` to `to` at `addr`; false when it does not fit in one datagram (or unbound).
+   * Send `payload` to `to` at `addr` (`to` '': to whoever is there, on HELLO_CHANNEL only);
+   * false when it does not fit in one datagram (or unbound).
    * `refused`: called if the host at `addr` answers that nothing listens on that port (ICMP
    * port unreachable: the agent's process is gone). Linux reports that only on a connected
    * socket, so such a datagram goes out from a short-lived socket of its own, connected to
@@ -140,20 +151,21 @@ export class DatagramSocket {
     return n
   }
 
-  private receive (msg: Buffer, from: string): void {
-    if (this.opts.allow !== undefined && !this.opts.allow(from)) {
-      this.opts.refused?.('denied', from)
+  private receive (msg: Buffer, source: UdpAddress): void {
+    if (this.opts.allow !== undefined && !this.opts.allow(source.host)) {
+      this.opts.refused?.('denied', source.host)
       return
     }
     const plain = this.key === undefined ? msg : open(this.key, msg)
     const parsed = plain === undefined ? undefined : parse(plain)
-    if (parsed === undefined || parsed.to !== this.opts.self || !this.opts.crypto.verify(parsed.from, parsed.signed, parsed.sig)) {
-      this.opts.refused?.('bad', from)
+    const addressed = parsed !== undefined && (parsed.to === this.opts.self || (parsed.to === '' && parsed.channel === HELLO_CHANNEL))
+    if (!addressed || !this.opts.crypto.verify(parsed.from, parsed.signed, parsed.sig)) {
+      this.opts.refused?.('bad', source.host)
       return
     }
     this.counters.in++
     this.counters.bytesIn += msg.length
-    this.onMessage(parsed.channel, parsed.from, parsed.payload)
+    this.onMessage(parsed.channel, parsed.from, parsed.payload, source)
   }
 }
 

@@ -44,6 +44,13 @@ export interface HostOptions {
   mdnsWarn?: (message: string) => void
   /** Called when an mDNS answer makes this agent dial the agent that sent it (debug logs). */
   mdnsDial?: (peer: string) => void
+  /**
+   * An agent found by mDNS that this one should contact (see `found`): true when the caller
+   * reaches it another way (membership datagrams), false to have it dialled. @default dial
+   */
+  mdnsReach?: (peer: string, addrs: Multiaddr[]) => boolean
+  /** Agents this one already knows (listed in its mDNS queries, so they do not answer). @default connected peers */
+  mdnsKnown?: () => Iterable<string>
 }
 
 export interface HostEvents {
@@ -177,9 +184,9 @@ export class Host extends EventEmitter<HostEvents> {
     if (opts.mdns) {
       // Loaded only here: an agent with --no-mdns (static joins) skips parsing the DNS code.
       const { MdnsDiscovery } = await import('./mdns-discovery.js')
-      host.discovery = new MdnsDiscovery({ id: host.peerId, addresses: () => node.getMultiaddrs(), known: () => host.connectedPeers() },
+      host.discovery = new MdnsDiscovery({ id: host.peerId, addresses: () => node.getMultiaddrs(), known: opts.mdnsKnown ?? (() => host.connectedPeers()) },
         `_murmur-${opts.cluster}._udp.local`, opts.mdnsWarn ?? (() => {}), opts.mdnsPacing)
-      host.discovery.on('peer', (id, addrs) => { if (host.found(id, addrs)) opts.mdnsDial?.(id) })
+      host.discovery.on('peer', (id, addrs) => { if (host.found(id, addrs, opts.mdnsReach)) opts.mdnsDial?.(id) })
     }
     const admit = opts.admit
     if (admit !== undefined) {
@@ -282,13 +289,14 @@ export class Host extends EventEmitter<HostEvents> {
 
   /**
    * An agent found by mDNS. Both sides of a pair see each other's answers; only the higher id
-   * dials, so the pair ends with one connection (see agent.ts). Every answer seen is another
-   * chance: a dial that failed is tried again at the next one. True when it dials.
+   * reaches out (by `reach`, or else a dial), so the pair ends with one exchange and at most one
+   * connection (see agent.ts). Every answer seen is another chance: a dial that failed is tried
+   * again at the next one. True when it dials.
    */
-  private found (id: string, addrs: () => Multiaddr[]): boolean {
+  private found (id: string, addrs: () => Multiaddr[], reach?: (peer: string, addrs: Multiaddr[]) => boolean): boolean {
     if (id >= this.peerId || this.dialing.has(id) || this.isConnected(id)) return false
     const to = addrs()
-    if (to.length === 0) return false
+    if (to.length === 0 || reach?.(id, to) === true) return false
     this.dialing.add(id)
     this.node.dial(to).catch(() => {}).finally(() => this.dialing.delete(id))
     return true

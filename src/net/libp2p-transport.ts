@@ -4,11 +4,12 @@
 // (`/murmur/C/msg/1`): opening a stream per message would cost a yamux round trip and a
 // protocol negotiation each time, a stream kept open costs nothing while idle. Publications
 // are gossipsub messages on the cluster's config topic.
-import { multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { MAX_MESSAGE_BYTES } from './codec.js'
-import type { DatagramSocket, UdpAddress } from './datagram.js'
+import { HELLO_CHANNEL, type DatagramSocket, type UdpAddress } from './datagram.js'
+import { Hellos } from './hello.js'
 import type { Host } from './host.js'
 import type { Channel, Transport, TransportEvents } from './transport.js'
 
@@ -45,8 +46,12 @@ export class Libp2pTransport implements Transport {
    */
   addressesOf: (peer: string) => readonly string[] = () => []
 
+  private readonly hellos: Hellos | undefined
+
   /** `datagrams`: the bound UDP socket and the address this agent advertises for it. */
-  constructor (private readonly host: Host, private readonly datagrams?: { socket: DatagramSocket, advertise: UdpAddress }) {}
+  constructor (private readonly host: Host, private readonly datagrams?: { socket: DatagramSocket, advertise: UdpAddress }) {
+    this.hellos = datagrams === undefined ? undefined : new Hellos(datagrams.socket)
+  }
 
   get self (): string { return this.host.peerId }
 
@@ -56,7 +61,11 @@ export class Libp2pTransport implements Transport {
   }
 
   /** A datagram arrived (see datagram.ts): deliver it like a framed message. */
-  receiveDatagram (channel: number, from: string, data: Uint8Array): void {
+  receiveDatagram (channel: number, from: string, data: Uint8Array, source: UdpAddress): void {
+    if (channel === HELLO_CHANNEL) {
+      if (!this.stopped) this.hellos?.receive(from, data, source)
+      return
+    }
     const c = CHANNELS[channel]
     if (c === undefined || this.stopped) return
     this.counters.framesIn++
@@ -119,6 +128,22 @@ export class Libp2pTransport implements Transport {
 
   async dial (addr: string, signal?: AbortSignal): Promise<string> {
     return await this.host.dial(multiaddr(addr), signal)
+  }
+
+  /** Whether `locate` can ask (datagrams are on). */
+  get locates (): boolean { return this.hellos !== undefined }
+
+  /**
+   * Who takes datagrams at the UDP twin of a TCP address (an agent's listen port serves both):
+   * its peer id and the UDP multiaddr it answered from, without a connection (see hello.ts).
+   * Undefined when nobody answered before `signal` aborted, or datagrams are off here.
+   */
+  async locate (addr: Multiaddr, signal: AbortSignal): Promise<{ peer: string, addrs: string[] } | undefined> {
+    const target = tcpTarget(addr)
+    if (this.hellos === undefined || target === undefined) return undefined
+    const got = await this.hellos.ask(target, signal)
+    if (got === undefined) return undefined
+    return { peer: got.peer, addrs: [udpMultiaddr(got.address)] }
   }
 
   publish (topic: string, data: Uint8Array): void {
@@ -188,6 +213,25 @@ export class Libp2pTransport implements Transport {
 
 /** `/ip4/HOST/udp/PORT` or `/ip6/HOST/udp/PORT`: where an agent takes membership datagrams. */
 const UDP_MULTIADDR = /^\/(ip4|ip6)\/([^/]+)\/udp\/(\d{1,5})$/
+
+/**
+ * Where the agents at `addrs` (TCP multiaddrs, as mDNS gives them) take datagrams: the same
+ * hosts and ports over UDP, other hosts' addresses before loopback ones (an agent listening on
+ * every interface lists 127.0.0.1 too, which is this host from here).
+ */
+export function udpTwins (addrs: readonly Multiaddr[]): string[] {
+  const twins = addrs.flatMap(a => { const t = tcpTarget(a); return t === undefined ? [] : [udpMultiaddr(t)] })
+  const loop = (a: string): boolean => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a)
+  return [...twins.filter(a => !loop(a)), ...twins.filter(loop)]
+}
+
+/** HOST and PORT of `/ip4|ip6|dns|dns4|dns6/HOST/tcp/PORT[/p2p/ID]`; the dgram socket resolves names. */
+function tcpTarget (addr: Multiaddr): UdpAddress | undefined {
+  const [host, tcp] = addr.getComponents()
+  if (host === undefined || tcp?.name !== 'tcp' || host.value === undefined || tcp.value === undefined) return undefined
+  if (!['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(host.name)) return undefined
+  return { host: host.value, port: Number(tcp.value) }
+}
 
 function udpMultiaddr (a: UdpAddress): string {
   return `/${a.host.includes(':') ? 'ip6' : 'ip4'}/${a.host}/udp/${a.port}`

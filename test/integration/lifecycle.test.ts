@@ -33,6 +33,19 @@ describe('agent lifecycle', () => {
     expect((await statusOf(seed, 'leaver')).status).toBe('left')
   })
 
+  it('joins through a contact that takes no datagrams (--no-udp), and lets such an agent join through one that does', async () => {
+    // A hello to the --no-udp contact is refused (its UDP port is closed): the joiner dials it.
+    const plain = await cluster.start({ name: 'plain', extra: ['--no-udp'] })
+    const joiner = await cluster.start({ name: 'hello-joiner', join: [plain.listen] })
+    // An agent with --no-udp asks no hello: it dials the seed, which takes datagrams.
+    const streamer = await cluster.start({ name: 'streamer', join: [seed.listen], extra: ['--no-udp'] })
+    for (const [observer, name] of [[plain, 'hello-joiner'], [joiner, 'plain'], [seed, 'streamer'], [streamer, 'seed']] as const) {
+      await waitFor(`${name} alive on ${observer.spec.name}`, async () => (await statusOf(observer, name))?.status === 'alive')
+    }
+    for (const a of [plain, joiner, streamer]) a.kill('SIGTERM')
+    await Promise.all([plain.exited, joiner.exited, streamer.exited])
+  })
+
   it('comes back after a restart with the same data dir as the same peer, higher generation, state intact', async () => {
     const dir = cluster.tempDir()
     const first = await cluster.start({ name: 'phoenix', join: [seed.listen], dataDir: dir })

@@ -1,12 +1,10 @@
 // Membership datagrams on real UDP sockets on 127.0.0.1: what arrives is exactly what its
 // signer sent to this agent; anything forged, tampered with, sealed with another cluster key,
 // meant for another agent or from outside --allow is dropped and reported.
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createSocket } from 'node:dgram'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DatagramSocket, MAX_DATAGRAM_BYTES, type DatagramOptions } from '../../src/net/datagram.js'
-import { Records, signingKey } from '../../src/net/records.js'
+import { boundPeer } from './datagram-peer.js'
 
 interface Peer { id: string, socket: DatagramSocket, got: Array<[number, string, string]>, refused: string[] }
 
@@ -14,17 +12,7 @@ const open: DatagramSocket[] = []
 afterEach(() => { for (const s of open.splice(0)) s.close() })
 
 async function peer (extra: Partial<DatagramOptions> = {}): Promise<Peer> {
-  const key = await generateKeyPair('Ed25519')
-  const id = peerIdFromPrivateKey(key).toString()
-  const records = new Records(signingKey(key))
-  const refused: string[] = []
-  const socket = new DatagramSocket({
-    self: id,
-    crypto: { sign: b => records.signBytes(b), verify: (p, b, s) => new Records().verify(p, b, s) },
-    refused: why => refused.push(why),
-    ...extra
-  })
-  expect(await socket.bind('127.0.0.1', 0)).toBe(true)
+  const { id, socket, refused } = await boundPeer(extra)
   open.push(socket)
   const got: Array<[number, string, string]> = []
   socket.listen((channel, from, payload) => got.push([channel, from, Buffer.from(payload).toString()]))

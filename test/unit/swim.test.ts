@@ -295,12 +295,29 @@ describe('SWIM state machine', () => {
     expect(quiet.some(e => e.kind === 'record')).toBe(true)
   })
 
-  it('cuts a join\'s digest exchanges into messages that each fit a datagram, and still converges', () => {
+  it('cuts a contact\'s push-pull answers and a join\'s digest exchanges into messages that each fit a datagram, and still converges', () => {
     // 1,452 bytes of datagram less its header (two peer ids, signature, seal): about 1,250 for the packet.
     const b = cluster(40, { packetBudget: 1100 })
     for (const o of b.nodes.keys()) for (const id of b.nodes.keys()) expect(b.status(o, id)).toBe('alive')
     expect(b.sent.get('st') ?? 0).toBeGreaterThan(0)
-    for (const t of ['dif', 'st', 'dig']) expect(b.largest.get(t) ?? 0).toBeLessThanOrEqual(1250)
+    // A fresh joiner's push-pull carries its own record; the contact answers with everyone's.
+    for (const t of ['pp', 'dif', 'st', 'dig']) expect(b.largest.get(t) ?? 0).toBeLessThanOrEqual(1250)
+  })
+
+  it('answers a join\'s push-pull in datagram-sized parts, or whole over a stream when it would take more than 16', () => {
+    const answers = (b: Bench): Array<Effect & { kind: 'send' }> => {
+      const joiner = b.add(heartbeat('late', { name: 'late', address: '10.0.1.1', addrs: ['/ip4/10.0.1.1/tcp/7400'] }))
+      const [ask] = joiner.pushPull('n0') as Array<Effect & { kind: 'send' }>
+      const out = (b.nodes.get('n0') as Swim).handle('late', decode(encode(ask.packet)), b.now)
+      return out.filter((e): e is Effect & { kind: 'send' } => e.kind === 'send' && e.packet.t === 'pp')
+    }
+    const few = answers(cluster(12, { packetBudget: 600 }))
+    expect(few.length).toBeGreaterThan(1)
+    expect(few.every(e => e.stream !== true && encode(e.packet).byteLength <= 800)).toBe(true)
+    const many = answers(cluster(60, { packetBudget: 300 }))
+    expect(many).toHaveLength(1)
+    expect(many[0].stream).toBe(true)
+    expect((many[0].packet as { e: unknown[] }).e).toHaveLength(61)
   })
 
   it('backs digest sync off while rounds find nothing, and syncs quickly again after a change', () => {

@@ -1,0 +1,23 @@
+// A datagram socket bound on 127.0.0.1 with a fresh Ed25519 identity, for the datagram and
+// hello tests: its peer id and the reasons of what it refused.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { DatagramSocket, type DatagramOptions } from '../../src/net/datagram.js'
+import { Records, signingKey } from '../../src/net/records.js'
+
+export interface BoundPeer { id: string, socket: DatagramSocket, refused: string[] }
+
+export async function boundPeer (extra: Partial<DatagramOptions> = {}, port = 0): Promise<BoundPeer> {
+  const key = await generateKeyPair('Ed25519')
+  const id = peerIdFromPrivateKey(key).toString()
+  const records = new Records(signingKey(key))
+  const refused: string[] = []
+  const socket = new DatagramSocket({
+    self: id,
+    crypto: { sign: b => records.signBytes(b), verify: (p, b, s) => new Records().verify(p, b, s) },
+    refused: why => refused.push(why),
+    ...extra
+  })
+  if (!await socket.bind('127.0.0.1', port)) throw new Error(`cannot bind 127.0.0.1:${port}`)
+  return { id, socket, refused }
+}

@@ -1,0 +1,47 @@
+// The links keeper with stand-in deps (fake timers): it opens links only once no new member has
+// arrived for SETTLE_MS, so agents started together do their joins before their handshakes;
+// a config write opens them at once.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Member } from '../../src/core/members.js'
+import { LINKS, Links, SETTLE_MS } from '../../src/agent/links.js'
+import { heartbeat } from './fixtures.js'
+
+const members: Member[] = Array.from({ length: 10 }, (_, i) => ({ hb: heartbeat(`m${i}`), status: 'alive', lastSeen: 0, since: 0 }))
+
+function keeper (): { links: Links, dialled: string[] } {
+  const dialled: string[] = []
+  const links = new Links({
+    connected: () => dialled,
+    randomMember: () => members[Math.floor(Math.random() * members.length)],
+    dial: async peer => { dialled.push(peer) },
+    isLive: () => true
+  })
+  return { links, dialled }
+}
+
+beforeEach(() => { vi.useFakeTimers() })
+afterEach(() => { vi.useRealTimers() })
+
+describe('links', () => {
+  it('wait until members have stopped arriving for SETTLE_MS, then open LINKS', () => {
+    const { links, dialled } = keeper()
+    links.arrived()
+    links.check()
+    vi.advanceTimersByTime(SETTLE_MS - 100)
+    links.arrived()
+    links.check()
+    vi.advanceTimersByTime(SETTLE_MS - 100)
+    links.check()
+    expect(dialled).toEqual([])
+    vi.advanceTimersByTime(200)
+    links.check()
+    expect(new Set(dialled).size).toBe(LINKS)
+  })
+
+  it('open at once when config is written here', () => {
+    const { links, dialled } = keeper()
+    links.arrived()
+    links.wake()
+    expect(new Set(dialled).size).toBe(LINKS)
+  })
+})
