@@ -41,6 +41,27 @@ export async function bundle () {
     sourcemap: 'linked',
     logLevel: 'warning'
   })
+  // The same CLI as one CommonJS file, which bin/murmur runs for `murmur agent`: a script (not
+  // an ES module) can be compiled with V8's code cache (bin/code-cache.mjs), on Node 20 too,
+  // which skips most of the parse and compile work at every start after the first. One file,
+  // as CommonJS has no chunks; client commands keep the small ES module entry above.
+  await build({
+    entryPoints: [path('src/cli/main.ts')],
+    outfile: path('dist/bundle/agent.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external: ['msgpackr-extract'],
+    // import.meta is ESM's; its one use (routes.ts's ./static/) gets this file's URL, which
+    // bin/code-cache.mjs passes in beside __filename (no banner: it would come before esbuild's
+    // "use strict" and leave the whole file in sloppy mode).
+    define: { 'import.meta.url': '__murmurModuleUrl' },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    logLevel: 'warning'
+  })
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await bundle()

@@ -2,9 +2,11 @@
 // process and Node.js runtime metrics, in the Prometheus text format through prom-client. State
 // is read from the agent when scraped (gauges and counters with a collect hook), so nothing is
 // counted twice and an agent that is never scraped does no metrics work beyond the histogram.
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client'
+// prom-client itself (its modules and the default metrics' set-up, 7 % of the samples in a
+// profile of an agent's start) is loaded at the first scrape: request durations are kept from the start in
+// RequestDurations, which needs none of it.
+import type { Registry } from 'prom-client'
 import type { Agent } from '../agent/agent.js'
-import { COUNTERS, type CounterName } from '../agent/counters.js'
 import { RequestDurations } from './request-durations.js'
 import type { Observe } from './server.js'
 
@@ -12,67 +14,22 @@ import type { Observe } from './server.js'
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600]
 
 export class SidecarMetrics {
-  readonly registry = new Registry()
-  readonly contentType = this.registry.contentType
-  private readonly duration: RequestDurations
+  private readonly duration = new RequestDurations(
+    'murmur_http_request_duration_seconds',
+    'Time from a sidecar request to its answer, by method, route pattern and status class; blocking queries include their wait, event streams end at their first byte.',
+    BUCKETS)
 
-  constructor (agent: Agent, version: string) {
-    const registers = [this.registry]
-    // prom-client samples event-loop lag with a 10 ms timer by default: a hundred wake-ups a
-    // second, about 0.8 % of a core on an otherwise idle agent (issue 10). A one-second sample
-    // still reports lag percentiles an operator can act on, for a tenth of that.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1000 })
-    new Gauge({
-      name: 'murmur_build_info',
-      help: 'Always 1; the labels name the murmur version and the Node.js version running it.',
-      labelNames: ['version', 'node'],
-      registers
-    }).set({ version, node: process.version }, 1)
-    new Gauge({
-      name: 'murmur_members',
-      help: 'Members in this agent\'s table, by status.',
-      labelNames: ['status'],
-      registers,
-      collect () {
-        const by = { alive: 0, suspect: 0, failed: 0, left: 0 }
-        for (const m of agent.table.list()) by[m.status]++
-        for (const [status, n] of Object.entries(by)) this.set({ status }, n)
-      }
-    })
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({ name, help, registers, collect () { this.set(read()) } })
-    }
-    gauge('murmur_config_keys', 'Live (not deleted) config keys held.', () => agent.config.map.liveSize)
-    gauge('murmur_config_tombstones', 'Deleted config keys still remembered, until the tombstone TTL.', () => agent.config.map.tombstoneCount)
-    gauge('murmur_config_bytes', 'Bytes of config keys and JSON values held (what --max-config-bytes limits).', () => agent.config.map.bytes)
-    gauge('murmur_local_services', 'Services registered with this agent.', () => agent.localServices().length)
-    gauge('murmur_peers_connected', 'Peers with an open libp2p connection to this agent.', () => agent.host.connectedPeers().length)
-    gauge('murmur_awareness', 'Local health score (Lifeguard): 0 is healthy; probe timeouts are stretched by score + 1.', () => agent.awareness)
-    gauge('murmur_http_watchers', 'Open blocking queries and event streams on the sidecar.', () => agent.listenerCount('change'))
-    const counter = (name: string, help: string, read: () => number): void => {
-      new Counter({ name, help, registers, collect () { this.reset(); this.inc(read()) } })
-    }
-    counter('murmur_gossip_in_bytes_total', 'Bytes of gossip payload received.', () => agent.host.bytesIn)
-    counter('murmur_gossip_out_bytes_total', 'Bytes of gossip payload sent.', () => agent.host.bytesOut)
-    for (const [key, [name, help]] of Object.entries(COUNTERS)) counter(name, help, () => agent.counters[key as CounterName])
-    const control = agent.controller.counters
-    counter('murmur_control_rounds_total', 'Rounds of the control loop (every rule evaluated once).', () => control.rounds)
-    counter('murmur_control_changes_total', 'Config changes written by control rules.', () => control.fired)
-    counter('murmur_control_dry_runs_total', 'Changes control rules in dry-run mode would have written.', () => control.dryRuns)
-    counter('murmur_control_write_failures_total', 'Config writes of control rules that failed.', () => control.writeFailures)
-    this.duration = new RequestDurations(
-      'murmur_http_request_duration_seconds',
-      'Time from a sidecar request to its answer, by method, route pattern and status class; blocking queries include their wait, event streams end at their first byte.',
-      BUCKETS)
-    // Not one of prom-client's classes, but what its Registry asks of a metric (name, help,
-    // type, get, getForPromString, reset).
-    this.registry.registerMetric(this.duration as unknown as Metric)
-  }
+  private registry: Promise<Registry> | undefined
+
+  constructor (private readonly agent: Agent, private readonly version: string) {}
 
   /** Record one answered request; `route` is the matched pattern (bounded), never the raw path. */
   readonly observe: Observe = (method, route, status, seconds) => { this.duration.observe(method, route, status, seconds) }
 
-  async text (): Promise<string> {
-    return await this.registry.metrics()
+  /** The exposition text and its content type. */
+  async scrape (): Promise<{ text: string, contentType: string }> {
+    this.registry ??= import('./prometheus-registry.js').then(m => m.prometheusRegistry(this.agent, this.version, this.duration))
+    const registry = await this.registry
+    return { text: await registry.metrics(), contentType: registry.contentType }
   }
 }

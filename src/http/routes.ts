@@ -215,7 +215,7 @@ export function routes (agent: Agent, onLeave: () => void, metrics: SidecarMetri
         return { body: { key: entry.key, deleted: true, existed, version: { hlc: formatHlc(entry.hlc), origin: entry.origin } } }
       }
     },
-    { method: 'GET', pattern: '/metrics', handler: async () => ({ text: await metrics.text(), headers: { 'content-type': metrics.contentType } }) },
+    { method: 'GET', pattern: '/metrics', handler: async () => { const { text, contentType } = await metrics.scrape(); return { text, headers: { 'content-type': contentType } } } },
     ...controlRoutes(agent),
     ...watchRoutes(agent, {
       configItem: e => configItem(agent, e),

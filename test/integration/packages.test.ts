@@ -114,21 +114,20 @@ describe('npm packages', () => {
     expect(readdirSync(installed)).not.toContain('src')
     expect(readdirSync(installed)).not.toContain('test')
     // The bundle bin/murmur runs, with the web view's files beside its chunks.
-    expect(readdirSync(join(installed, 'dist', 'bundle'))).toEqual(expect.arrayContaining(['main.js', 'static']))
+    expect(readdirSync(join(installed, 'dist', 'bundle'))).toEqual(expect.arrayContaining(['main.js', 'agent.cjs', 'static']))
     expect(readdirSync(join(installed, 'dist', 'bundle', 'static')).sort()).toEqual(readdirSync(join(ROOT, 'src', 'http', 'ui', 'static')).sort())
   })
 
   it('bin/murmur runs the bundle, or tsc\'s output when the bundle is missing or older than it', async () => {
     const dir = mkdtempSync(join(scratch, 'bin-'))
-    mkdirSync(join(dir, 'bin'))
-    cpSync(join(ROOT, 'bin', 'murmur'), join(dir, 'bin', 'murmur'))
+    cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true })
     const fake = (rel: string, which: string): string => {
       mkdirSync(join(dir, 'dist', rel), { recursive: true })
       const file = join(dir, 'dist', rel, 'main.js')
       writeFileSync(file, `export async function main () { process.stdout.write('${which}'); return 0 }\n`)
       return file
     }
-    const ran = async (): Promise<string> => (await run(process.execPath, [join(dir, 'bin', 'murmur')], { timeout: 30_000 })).stdout
+    const ran = async (...args: string[]): Promise<string> => (await run(process.execPath, [join(dir, 'bin', 'murmur'), ...args], { timeout: 30_000 })).stdout
     const tsc = fake('cli', 'tsc')
     expect(await ran()).toBe('tsc')
     const bundle = fake('bundle', 'bundle')
@@ -141,5 +140,16 @@ describe('npm packages', () => {
     const packed = new Date('1985-10-26T08:15:00Z')
     for (const f of [tsc, bundle]) utimesSync(f, packed, packed)
     expect(await ran()).toBe('bundle')
+    // `murmur agent` runs the CommonJS twin (through the code cache) when there is one from
+    // the same build (not older than the bundle); with source maps on, the ES module bundle.
+    const twin = join(dir, 'dist', 'bundle', 'agent.cjs')
+    writeFileSync(twin, 'exports.main = async () => { process.stdout.write(`twin ${typeof __murmurModuleUrl}`); return 0 }\n')
+    utimesSync(twin, packed, packed)
+    expect(await ran('agent')).toBe('twin string')
+    expect(await ran('status')).toBe('bundle')
+    expect((await run(process.execPath, ['--enable-source-maps', join(dir, 'bin', 'murmur'), 'agent'], { timeout: 30_000 })).stdout).toBe('bundle')
+    const older = new Date(packed.getTime() - 60_000)
+    utimesSync(twin, older, older)
+    expect(await ran('agent')).toBe('bundle')
   })
 })
