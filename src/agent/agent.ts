@@ -440,6 +440,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.load.stop()
     this.local.stop()
     this.joiner.stop()
+    this.links.stop()
     this.controller.stop()
     this.membership.stop()
     this.antiEntropy.stop()

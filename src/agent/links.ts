@@ -19,7 +19,7 @@ export const LINKS = 4
  * links opened at once, 2-3 s when they waited. Meanwhile config still flows, by
  * anti-entropy, and a config write here opens them at once (`wake`).
  */
-export const SETTLE_MS = 5000
+export const SETTLE_MS = 2000
 
 export interface LinksDeps {
   /** Peers with an open connection now. */
@@ -35,6 +35,7 @@ export interface LinksDeps {
 export class Links {
   private dialing = 0
   private lastArrival = Number.NEGATIVE_INFINITY
+  private settleTimer: NodeJS.Timeout | undefined
 
   constructor (private readonly deps: LinksDeps, private readonly want = LINKS) {}
 
@@ -59,14 +60,34 @@ export class Links {
     }
   }
 
-  /** A member new to this agent arrived: links wait for the arrivals to settle (SETTLE_MS). */
+  /**
+   * A member new to this agent arrived: links wait for the arrivals to settle (SETTLE_MS), and
+   * are checked as soon as they have.
+   */
   arrived (): void {
     this.lastArrival = Date.now()
+    if (this.settleTimer !== undefined) return
+    const wake = (): void => {
+      const left = this.lastArrival + SETTLE_MS - Date.now()
+      if (left > 0) {
+        this.settleTimer = setTimeout(wake, left)
+        return
+      }
+      this.settleTimer = undefined
+      this.check()
+    }
+    this.settleTimer = setTimeout(wake, SETTLE_MS)
+  }
+
+  stop (): void {
+    clearTimeout(this.settleTimer)
+    this.settleTimer = undefined
   }
 
   /** Config is being written here: its deltas need the mesh now, arrivals or not. */
   wake (): void {
     this.lastArrival = Number.NEGATIVE_INFINITY
+    this.stop()
     this.check()
   }
 }
