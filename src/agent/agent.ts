@@ -9,7 +9,7 @@ import { networkInterfaces } from 'node:os'
 import { instancesOf, serviceSummaries, type Instance, type ServiceSummary } from '../core/catalog.js'
 import type { Heartbeat } from '../core/heartbeat.js'
 import type { Entry } from '../core/lww.js'
-import type { Member, Transition } from '../core/members.js'
+import { isLive, type Member, type Transition } from '../core/members.js'
 import type { ServiceRecord } from '../core/service.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { hostPortToMultiaddr, isLoopback, parseHostPort, parseJoin, tcpPort } from '../net/addr.js'
@@ -165,20 +165,17 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() })
     this.quarantine = new Quarantine(this.config, opts.tombstoneTtlMs, opts.dataDir, logger)
     this.load = new LoadReporter(() => this.publishSelf())
-    const alive = (peer: string): boolean => { const s = this.membership.get(peer)?.status; return s === 'alive' || s === 'suspect' }
+    const alive = (peer: string): boolean => isLive(this.membership.get(peer))
     this.links = new Links({
       connected: () => host.connectedPeers(),
       randomMember: () => this.membership.swim.randomPeer(),
       dial: async (peer, addrs) => { await host.dialPeer(peer, addrs) },
-      isLive: peer => alive(peer)
+      isLive: alive
     })
     this.joiner = new Joiner(host.peerId, {
       locate: transport.locates ? async (addr, signal) => await transport.locate(addr, signal) : undefined,
       dial: async (addr, signal) => await host.dial(addr, signal),
-      exchange: (peer, addrs) => {
-        this.membership.pushPull(peer, addrs)
-        this.antiEntropy.syncWith(peer, addrs)
-      },
+      exchange: (peer, addrs) => this.exchangeWith(peer, addrs),
       holds: peer => alive(peer) || host.isConnected(peer)
     }, joins, logger)
     this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
@@ -406,7 +403,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   forceLeave (name: string): { name: string, ids: string[] } {
     const rows = this.membership.members().filter(m => m.hb.name === name)
     if (rows.length === 0) throw new MurmurError('MURMUR_ERR_NOT_FOUND', `no member named '${name}'`)
-    const live = rows.find(m => m.status === 'alive' || m.status === 'suspect')
+    const live = rows.find(isLive)
     if (live !== undefined) throw new MurmurError('MURMUR_ERR_CONFLICT', `member '${name}' is ${live.status}: only a failed member can be forced out (stop it, and it leaves by itself)`)
     const ids = rows.filter(m => this.membership.forceLeave(m.hb.id)).map(m => m.hb.id)
     if (ids.length > 0) this.logger('info', 'member', 'forced out', { name, ids: ids.join(',') })
@@ -510,8 +507,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
    * DISCOVERED_DIAL_MS (an agent with --no-udp).
    */
   private reachDiscovered (peer: string, addrs: Multiaddr[]): boolean {
-    const s = this.membership.get(peer)?.status
-    if (s === 'alive' || s === 'suspect') {
+    if (isLive(this.membership.get(peer))) {
       this.discovered.delete(peer)
       return true
     }
@@ -525,13 +521,18 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       if (this.discovered.size >= 10_000) this.discovered.clear()
       this.discovered.set(peer, now)
     }
-    this.membership.pushPull(peer, udp)
-    this.antiEntropy.syncWith(peer, udp)
+    this.exchangeWith(peer, udp)
     return true
   }
 
+  /** Full membership state and a config digest with an agent reached without a connection (a join contact, an mDNS find). */
+  private exchangeWith (peer: string, addrs: readonly string[]): void {
+    this.membership.pushPull(peer, addrs)
+    this.antiEntropy.syncWith(peer, addrs)
+  }
+
   private liveMemberIds (): string[] {
-    return this.membership.members().filter(m => m.hb.id !== this.id && (m.status === 'alive' || m.status === 'suspect')).map(m => m.hb.id)
+    return this.membership.members().filter(m => m.hb.id !== this.id && isLive(m)).map(m => m.hb.id)
   }
 
   private logTally (): void {

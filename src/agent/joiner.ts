@@ -51,10 +51,8 @@ export class Joiner {
   private readonly targets: Target[]
   private timer: NodeJS.Timeout | undefined
   private readonly abort = new AbortController()
-  private readonly self: string
 
-  constructor (self: string, private readonly paths: JoinPaths, addrs: Multiaddr[], private readonly logger: Logger) {
-    this.self = self
+  constructor (private readonly self: string, private readonly paths: JoinPaths, addrs: Multiaddr[], private readonly logger: Logger) {
     this.targets = addrs.map(addr => ({ addr, nextTry: 0, backoffMs: FIRST_BACKOFF_MS, trying: false, warned: false }))
   }
 

@@ -67,16 +67,16 @@ export class Links {
   arrived (): void {
     this.lastArrival = Date.now()
     if (this.settleTimer !== undefined) return
-    const wake = (): void => {
+    const settled = (): void => {
       const left = this.lastArrival + SETTLE_MS - Date.now()
       if (left > 0) {
-        this.settleTimer = setTimeout(wake, left)
+        this.settleTimer = setTimeout(settled, left)
         return
       }
       this.settleTimer = undefined
       this.check()
     }
-    this.settleTimer = setTimeout(wake, SETTLE_MS)
+    this.settleTimer = setTimeout(settled, SETTLE_MS)
   }
 
   stop (): void {

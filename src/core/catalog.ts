@@ -1,5 +1,5 @@
 // Service catalog queries over the member table: pure functions of the members' heartbeats.
-import type { Member } from './members.js'
+import { isLive, type Member } from './members.js'
 import type { HealthStatus } from './service.js'
 
 export interface Instance {
@@ -19,15 +19,10 @@ export interface Instance {
   memberStatus: Member['status']
 }
 
-/** Members whose services are still answered: failed and left members' services drop out. */
-function serving (m: Member): boolean {
-  return m.status === 'alive' || m.status === 'suspect'
-}
-
 export function instancesOf (members: readonly Member[], name: string, opts: { healthy?: boolean, tag?: string } = {}): Instance[] {
   const out: Instance[] = []
   for (const m of members) {
-    if (!serving(m)) continue
+    if (!isLive(m)) continue
     if (opts.healthy === true && m.status !== 'alive') continue
     for (const s of m.hb.services) {
       if (s.name !== name) continue
@@ -58,7 +53,7 @@ export interface ServiceSummary { name: string, instances: number, passing: numb
 export function serviceSummaries (members: readonly Member[]): ServiceSummary[] {
   const byName = new Map<string, { instances: number, passing: number, tags: Set<string> }>()
   for (const m of members) {
-    if (!serving(m)) continue
+    if (!isLive(m)) continue
     for (const s of m.hb.services) {
       const row = byName.get(s.name) ?? { instances: 0, passing: 0, tags: new Set<string>() }
       row.instances++

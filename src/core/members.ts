@@ -14,6 +14,11 @@ export interface Member {
   readonly since: number
 }
 
+/** Alive or suspect: still a member that answers (services served, links kept, joins held). */
+export function isLive (m: Member | undefined): boolean {
+  return m?.status === 'alive' || m?.status === 'suspect'
+}
+
 export interface Transition {
   readonly id: string
   readonly name: string
