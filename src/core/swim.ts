@@ -70,6 +70,8 @@ interface Row {
   since: number
   lastSeen: number
   suspicion?: Suspicion
+  /** The digest bucket of the member's id, hashed once: digest answers look it up for every row. */
+  readonly bucket: number
 }
 
 interface Probe {
@@ -925,7 +927,7 @@ export class Swim {
     // list every line of the buckets it names (the other side sends what a bucket has beyond them).
     const byBucket = new Map<number, VersionLine[]>()
     for (const b of differ) byBucket.set(b, [])
-    for (const r of this.rows.values()) byBucket.get(this.bucketOf(r.rec.id))?.push(this.versionLine(r))
+    for (const r of this.rows.values()) byBucket.get(r.bucket)?.push(this.versionLine(r))
     const buckets = [...byBucket]
     const size = ([, lines]: [number, VersionLine[]]): number => 8 + lines.reduce((n, l) => n + l[0].length + 16, 0)
     return packed(buckets, size, this.opts.packetBudget).map(part =>
@@ -950,16 +952,12 @@ export class Swim {
     // Ours in the same buckets that they do not list at all.
     const buckets = new Set(differ)
     for (const r of this.rows.values()) {
-      if (!theirs.has(r.rec.id) && buckets.has(this.bucketOf(r.rec.id))) send.push(this.stateEntry(r))
+      if (buckets.has(r.bucket) && !theirs.has(r.rec.id)) send.push(this.stateEntry(r))
     }
     if (send.length === 0 && want.length === 0) return []
     // Records split over replies that fit a datagram each (a join's exchange carries many);
     // the ids wanted ride in the first.
     return packed(send, entryBytes, this.opts.packetBudget).map((e, i) => this.reply(from, i === 0 ? { t: 'st', e, w: want } : { t: 'st', e }))
-  }
-
-  private bucketOf (id: string): number {
-    return fnv1a(id) % DIGEST_BUCKETS
   }
 
   private rowHash (r: Row): number {
@@ -976,7 +974,7 @@ export class Swim {
   }
 
   private bucketXor (r: Row): void {
-    this.digest[this.bucketOf(r.rec.id)] ^= this.rowHash(r)
+    this.digest[r.bucket] ^= this.rowHash(r)
     this.digestChanged = true
   }
 
@@ -1006,7 +1004,7 @@ export class Swim {
   }
 
   private newRow (rec: Heartbeat, signed: SignedRecord, status: MemberStatus, now: number): Row {
-    return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now }
+    return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now, bucket: fnv1a(rec.id) % DIGEST_BUCKETS }
   }
 }
 
