@@ -30,6 +30,12 @@ export interface RecordCodec {
   /** True when `sig` is the signature of `id`'s key over `body`. */
   verify: (id: string, body: Uint8Array, sig: Uint8Array) => boolean
   sign: (rec: Heartbeat) => SignedRecord
+  /**
+   * The bytes of a verified record, to store: decoded byte fields are views into the whole
+   * message they came in (a full state push-pull can be hundreds of KB), which a stored view
+   * would keep alive.
+   */
+  keep: (signed: SignedRecord) => SignedRecord
 }
 
 export interface SwimDeps {
@@ -655,9 +661,7 @@ export class Swim {
     if (r === undefined && this.forgotten(rec.id, versionOf(rec))) return { fresh: false, out: [] }
     if (r === undefined && this.rows.size >= this.opts.maxMembers) return { fresh: false, out: this.full(from) }
     if (!this.deps.records.verify(rec.id, signed.body, signed.sig)) return { fresh: false, out: [{ kind: 'rejected', from }] }
-    // Keep copies: decoded byte fields are views into the whole message they came in (a full
-    // state push-pull can be hundreds of KB), which a stored view would keep alive.
-    signed = { body: new Uint8Array(signed.body), sig: new Uint8Array(signed.sig) }
+    signed = this.deps.records.keep(signed)
     const out: Effect[] = []
     if (r === undefined) {
       const owner = this.nameOwner(rec, now, out)

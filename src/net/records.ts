@@ -46,6 +46,15 @@ export class Records implements RecordCodec {
     return { body, sig: this.signBytes(body) }
   }
 
+  /** A copy of both, in one allocation (see RecordCodec.keep). */
+  keep (signed: SignedRecord): SignedRecord {
+    const n = signed.body.byteLength
+    const copy = new Uint8Array(n + signed.sig.byteLength)
+    copy.set(signed.body)
+    copy.set(signed.sig, n)
+    return { body: copy.subarray(0, n), sig: copy.subarray(n) }
+  }
+
   /** This agent's signature over any bytes (membership datagrams). */
   signBytes (bytes: Uint8Array): Uint8Array {
     if (this.secret === undefined) throw new Error('this record codec cannot sign')

@@ -7,6 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Heartbeat } from '../core/heartbeat.js'
 import { DEFAULT_QUOTA } from '../core/quota.js'
 import { SWIM_DEFAULTS, type SwimOptions } from '../core/swim-options.js'
+import type { SignedRecord } from '../core/swim.js'
 import { AntiEntropy } from '../agent/anti-entropy.js'
 import { ConfigReplica } from '../agent/config-replica.js'
 import { Membership } from '../agent/membership.js'
@@ -42,33 +43,81 @@ export interface SimResult {
   configP99Ms: number | null
 }
 
-/** Verifies and decodes each distinct record once for the whole process: N agents verifying the
- * same signature N times would only measure ed25519, not the protocol. */
+/** Values by the bytes they were made for: a 32-bit hash of the bytes finds the candidates, equal bytes pick one. */
+class ByContent<V> {
+  private readonly slots = new Map<number, Array<{ bytes: Uint8Array, value: V }>>()
+
+  find (bytes: Uint8Array, also?: (v: V) => boolean): { value: V } | undefined {
+    const slot = this.slots.get(hashBytes(bytes))
+    if (slot === undefined) return undefined
+    for (const x of slot) if (sameBytes(x.bytes, bytes) && (also === undefined || also(x.value))) return x
+    return undefined
+  }
+
+  /** Stores a copy of `bytes`: the caller's may be a view into a whole message. */
+  add (bytes: Uint8Array, value: V): void {
+    const h = hashBytes(bytes)
+    const slot = this.slots.get(h)
+    const x = { bytes: new Uint8Array(bytes), value }
+    if (slot === undefined) this.slots.set(h, [x])
+    else slot.push(x)
+  }
+
+  clear (): void { this.slots.clear() }
+}
+
+/** FNV-1a over the bytes, four at a time. */
+function hashBytes (b: Uint8Array): number {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  let h = 0x811c9dc5 ^ b.byteLength
+  let i = 0
+  for (; i + 4 <= b.byteLength; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193)
+  for (; i < b.byteLength; i++) h = Math.imul(h ^ b[i], 0x01000193)
+  return h >>> 0
+}
+
+function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
+}
+
+/**
+ * Verifies and decodes each distinct record once for the whole process, and stores one copy
+ * of it for all agents: N agents verifying the same signature N times would only measure
+ * ed25519, and N copies of every record would fill the heap at N = 1,000.
+ */
 class SharedRecords extends Records {
-  private static readonly verdicts = new Map<string, boolean>()
-  private static readonly decoded = new Map<string, Heartbeat | undefined>()
+  private static readonly decoded = new ByContent<Heartbeat | undefined>()
+  /** By signature: whether it verified, and the one stored copy of the record it signs. */
+  private static readonly signed = new ByContent<{ ok: boolean, kept: SignedRecord }>()
 
   override decode (body: Uint8Array): Heartbeat | undefined {
-    const k = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64')
-    if (SharedRecords.decoded.has(k)) return SharedRecords.decoded.get(k)
+    const hit = SharedRecords.decoded.find(body)
+    if (hit !== undefined) return hit.value
     const rec = super.decode(body)
-    SharedRecords.decoded.set(k, rec)
+    SharedRecords.decoded.add(body, rec)
     return rec
   }
 
   override verify (id: string, body: Uint8Array, sig: Uint8Array): boolean {
-    const k = Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64')
-    let v = SharedRecords.verdicts.get(k)
-    if (v === undefined) {
-      v = super.verify(id, body, sig)
-      SharedRecords.verdicts.set(k, v)
-    }
-    return v
+    const hit = this.find({ body, sig })
+    if (hit !== undefined) return hit.ok
+    const ok = super.verify(id, body, sig)
+    SharedRecords.signed.add(sig, { ok, kept: super.keep({ body, sig }) })
+    return ok
+  }
+
+  /** The copy all agents share (the swim core keeps only records it verified first). */
+  override keep (signed: SignedRecord): SignedRecord {
+    return this.find(signed)?.kept ?? super.keep(signed)
+  }
+
+  private find (signed: SignedRecord): { ok: boolean, kept: SignedRecord } | undefined {
+    return SharedRecords.signed.find(signed.sig, x => sameBytes(x.kept.body, signed.body))?.value
   }
 
   static reset (): void {
-    SharedRecords.verdicts.clear()
     SharedRecords.decoded.clear()
+    SharedRecords.signed.clear()
   }
 }
 

@@ -12,7 +12,8 @@ import { heartbeat, seeded } from './fixtures.js'
 const fakeRecords: RecordCodec = {
   decode: body => decode(body) as Heartbeat,
   verify: (id, _body, sig) => Buffer.from(sig).toString() === id,
-  sign: rec => ({ body: encode(rec), sig: Buffer.from(rec.id) })
+  sign: rec => ({ body: encode(rec), sig: Buffer.from(rec.id) }),
+  keep: signed => ({ body: new Uint8Array(signed.body), sig: new Uint8Array(signed.sig) })
 }
 
 class FakeClock implements Clock {

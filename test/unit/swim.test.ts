@@ -15,7 +15,8 @@ import { heartbeat, seeded } from './fixtures.js'
 const fakeRecords: RecordCodec = {
   decode: body => decode(body) as Heartbeat,
   verify: (id, _body, sig) => Buffer.from(sig).toString() === id,
-  sign: rec => ({ body: encode(rec), sig: Buffer.from(rec.id) })
+  sign: rec => ({ body: encode(rec), sig: Buffer.from(rec.id) }),
+  keep: signed => ({ body: new Uint8Array(signed.body), sig: new Uint8Array(signed.sig) })
 }
 
 /** A few Swims wired together: packets are delivered at once unless the link is cut. */
