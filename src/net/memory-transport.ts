@@ -19,49 +19,72 @@ export interface MemoryNetworkOptions {
 
 export interface Counters { msgsOut: number, msgsIn: number, bytesOut: number, bytesIn: number }
 
-interface Event { at: number, seq: number, node: MemoryNode | undefined, fn: () => void }
+interface Event { node: MemoryNode | undefined, fn: () => void }
 
-/** A binary min-heap of events by (at, seq). */
-class EventQueue {
-  private readonly heap: Event[] = []
-  get size (): number { return this.heap.length }
-  peek (): Event | undefined { return this.heap[0] }
-  push (e: Event): void {
-    const h = this.heap
-    h.push(e)
-    let i = h.length - 1
+/**
+ * A binary min-heap of events by (at, seq). The keys sit in typed arrays beside the events, so
+ * that sifting compares numbers in one block of memory instead of reading an object per
+ * comparison (at N = 1,000 the queue holds ~10,000 events, and each runs every few µs).
+ */
+export class EventQueue {
+  private events: Array<Event | undefined> = []
+  private at = new Float64Array(1024)
+  private seq = new Float64Array(1024)
+  private n = 0
+
+  get size (): number { return this.n }
+  /** When the first event is due; Infinity when there is none. */
+  firstAt (): number { return this.n > 0 ? this.at[0] : Number.POSITIVE_INFINITY }
+
+  push (at: number, seq: number, e: Event): void {
+    if (this.n === this.at.length) this.grow()
+    let i = this.n++
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (less(h[p], h[i])) break
-      const t = h[p]; h[p] = h[i]; h[i] = t
+      if (this.at[p] < at || (this.at[p] === at && this.seq[p] < seq)) break
+      this.put(i, this.at[p], this.seq[p], this.events[p] as Event)
       i = p
     }
+    this.put(i, at, seq, e)
   }
 
-  pop (): Event | undefined {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop()
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && less(h[l], h[m])) m = l
-        if (r < h.length && less(h[r], h[m])) m = r
-        if (m === i) break
-        const t = h[m]; h[m] = h[i]; h[i] = t
-        i = m
-      }
+  /** The first event (the queue must not be empty). */
+  pop (): Event {
+    const top = this.events[0] as Event
+    const n = --this.n
+    const at = this.at[n]
+    const seq = this.seq[n]
+    const e = this.events[n] as Event
+    this.events[n] = undefined
+    if (n === 0) return top
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const m = r < n && (this.at[r] < this.at[l] || (this.at[r] === this.at[l] && this.seq[r] < this.seq[l])) ? r : l
+      if (at < this.at[m] || (at === this.at[m] && seq < this.seq[m])) break
+      this.put(i, this.at[m], this.seq[m], this.events[m] as Event)
+      i = m
     }
+    this.put(i, at, seq, e)
     return top
   }
-}
 
-function less (a: Event, b: Event): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq)
+  private put (i: number, at: number, seq: number, e: Event): void {
+    this.at[i] = at
+    this.seq[i] = seq
+    this.events[i] = e
+  }
+
+  private grow (): void {
+    const at = new Float64Array(this.at.length * 2)
+    const seq = new Float64Array(this.seq.length * 2)
+    at.set(this.at)
+    seq.set(this.seq)
+    this.at = at
+    this.seq = seq
+  }
 }
 
 export class MemoryNetwork {
@@ -99,7 +122,7 @@ export class MemoryNetwork {
   all (): MemoryNode[] { return [...this.nodes.values()] }
 
   schedule (delayMs: number, fn: () => void, node?: MemoryNode): void {
-    this.queue.push({ at: this.now + Math.max(0, delayMs), seq: this.seq++, node, fn })
+    this.queue.push(this.now + Math.max(0, delayMs), this.seq++, { node, fn })
   }
 
   /** Virtual time stands still until `p` settles (async work an event started, like a write). */
@@ -114,18 +137,18 @@ export class MemoryNetwork {
   async run (until: number, yieldEvery = 2000): Promise<void> {
     let n = 0
     for (;;) {
-      const e = this.queue.peek()
-      if (e === undefined || e.at > until) break
-      this.queue.pop()
+      const at = this.queue.firstAt()
+      if (at > until) break
+      const e = this.queue.pop()
       if (e.node !== undefined) {
         if (e.node.crashed) continue
-        if (e.node.pausedUntil > e.at) {
+        if (e.node.pausedUntil > at) {
           // A stopped process runs nothing; everything it would have done happens on resume.
-          this.queue.push({ ...e, at: e.node.pausedUntil, seq: this.seq++ })
+          this.queue.push(e.node.pausedUntil, this.seq++, e)
           continue
         }
       }
-      this.now = e.at
+      this.now = at
       e.fn()
       if (this.held.length > 0) {
         const held = this.held
