@@ -215,6 +215,9 @@ export class MemoryNetwork {
 
 const IDLE_MS = 30_000
 
+/** A connection, one object for both ends: a message either way marks it used. */
+interface Link { used: number }
+
 type Handlers = { [E in keyof TransportEvents]: Set<TransportEvents[E]> }
 
 export class MemoryNode implements Transport {
@@ -228,7 +231,7 @@ export class MemoryNode implements Transport {
    * other side hears of it, as with TCP; connections idle longer than IDLE_MS count as closed
    * quietly (a connection manager prunes them), so that news reaches only recent contacts.
    */
-  readonly connections = new Map<MemoryNode, number>()
+  readonly connections = new Map<MemoryNode, Link>()
   private readonly seen = new Set<number>()
   /** Publication mesh neighbours (see MemoryNetwork.neighbours). */
   readonly mesh: MemoryNode[] = []
@@ -290,9 +293,9 @@ export class MemoryNode implements Transport {
   /** kill -9: nothing more runs here; peers with a connection see it close. */
   crash (): void {
     this.crashed = true
-    for (const [peer, used] of this.connections) {
+    for (const [peer, link] of this.connections) {
       peer.connections.delete(this)
-      if (peer.group === this.group && this.net.now - used < IDLE_MS) this.net.schedule(1, () => { for (const h of peer.handlers.down) h(this.self) }, peer)
+      if (peer.group === this.group && this.net.now - link.used < IDLE_MS) this.net.schedule(1, () => { for (const h of peer.handlers.down) h(this.self) }, peer)
     }
     this.connections.clear()
   }
@@ -303,10 +306,17 @@ export class MemoryNode implements Transport {
   }
 
   private connect (peer: MemoryNode, outbound: boolean): void {
-    const used = this.connections.get(peer)
-    this.connections.set(peer, this.net.now)
-    peer.connections.set(this, this.net.now)
-    if (used !== undefined && this.net.now - used < IDLE_MS) return
+    const link = this.connections.get(peer)
+    const now = this.net.now
+    if (link === undefined) {
+      const fresh = { used: now }
+      this.connections.set(peer, fresh)
+      peer.connections.set(this, fresh)
+    } else {
+      const idle = now - link.used >= IDLE_MS
+      link.used = now
+      if (!idle) return
+    }
     this.net.schedule(0, () => { for (const h of this.handlers.up) h(peer.self, outbound) }, this)
     this.net.schedule(1, () => { for (const h of peer.handlers.up) h(this.self, !outbound) }, peer)
   }
