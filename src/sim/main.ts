@@ -1,6 +1,6 @@
 // `npm run sim -- --n N [--loss P] [--seconds S] [--seed X] [--json]`: one simulated cluster,
 // printed as a table row (or one JSON object), with the run's wall time and peak heap.
-// package.json runs it with a 64 MiB young generation (--max-semi-space-size): at N = 1,000 the
+// package.json runs it with a 128 MiB semi-space (--max-semi-space-size): at N = 1,000 the
 // default one is collected so often that GC took a sixth of the CPU.
 import { parseArgs } from 'node:util'
 import { simulate, type SimResult } from './sim.js'

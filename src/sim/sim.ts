@@ -43,14 +43,14 @@ export interface SimResult {
   configP99Ms: number | null
 }
 
-/** Values by the bytes they were made for: a 32-bit hash of the bytes finds the candidates, equal bytes pick one. */
+/** Values by the bytes they were made for: a hash of the bytes finds the candidates, equal bytes pick one. */
 class ByContent<V> {
-  private readonly slots = new Map<number, Array<{ bytes: Uint8Array, value: V }>>()
+  private readonly slots = new Map<number, Array<{ bytes: Buffer, value: V }>>()
 
   find (bytes: Uint8Array, also?: (v: V) => boolean): { value: V } | undefined {
     const slot = this.slots.get(hashBytes(bytes))
     if (slot === undefined) return undefined
-    for (const x of slot) if (sameBytes(x.bytes, bytes) && (also === undefined || also(x.value))) return x
+    for (const x of slot) if (x.bytes.equals(bytes) && (also === undefined || also(x.value))) return x
     return undefined
   }
 
@@ -58,7 +58,7 @@ class ByContent<V> {
   add (bytes: Uint8Array, value: V): void {
     const h = hashBytes(bytes)
     const slot = this.slots.get(h)
-    const x = { bytes: new Uint8Array(bytes), value }
+    const x = { bytes: Buffer.from(bytes), value }
     if (slot === undefined) this.slots.set(h, [x])
     else slot.push(x)
   }
@@ -66,18 +66,19 @@ class ByContent<V> {
   clear (): void { this.slots.clear() }
 }
 
-/** FNV-1a over the bytes, four at a time. */
+/**
+ * FNV-1a over the length and the first 128 bytes, four at a time: enough to tell records apart
+ * (a record's id, generation and counter come first) and signatures (64 bytes); bytes that
+ * share a hash are told apart by comparing them.
+ */
 function hashBytes (b: Uint8Array): number {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const end = Math.min(b.byteLength, 128)
+  const v = new DataView(b.buffer, b.byteOffset, end)
   let h = 0x811c9dc5 ^ b.byteLength
   let i = 0
-  for (; i + 4 <= b.byteLength; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193)
-  for (; i < b.byteLength; i++) h = Math.imul(h ^ b[i], 0x01000193)
+  for (; i + 4 <= end; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193)
+  for (; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193)
   return h >>> 0
-}
-
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
 
 /**
@@ -87,8 +88,8 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
  */
 class SharedRecords extends Records {
   private static readonly decoded = new ByContent<Heartbeat | undefined>()
-  /** By signature: whether it verified, and the one stored copy of the record it signs. */
-  private static readonly signed = new ByContent<{ ok: boolean, kept: SignedRecord }>()
+  /** By signature: whether it verified, and the one stored copy of the record it signs (and a Buffer view of its body). */
+  private static readonly signed = new ByContent<{ ok: boolean, kept: SignedRecord, body: Buffer }>()
 
   override decode (body: Uint8Array): Heartbeat | undefined {
     const hit = SharedRecords.decoded.find(body)
@@ -102,7 +103,8 @@ class SharedRecords extends Records {
     const hit = this.find({ body, sig })
     if (hit !== undefined) return hit.ok
     const ok = super.verify(id, body, sig)
-    SharedRecords.signed.add(sig, { ok, kept: super.keep({ body, sig }) })
+    const kept = super.keep({ body, sig })
+    SharedRecords.signed.add(sig, { ok, kept, body: Buffer.from(kept.body.buffer, kept.body.byteOffset, kept.body.byteLength) })
     return ok
   }
 
@@ -112,7 +114,7 @@ class SharedRecords extends Records {
   }
 
   private find (signed: SignedRecord): { ok: boolean, kept: SignedRecord } | undefined {
-    return SharedRecords.signed.find(signed.sig, x => sameBytes(x.kept.body, signed.body))?.value
+    return SharedRecords.signed.find(signed.sig, x => x.body.equals(signed.body))?.value
   }
 
   static reset (): void {
