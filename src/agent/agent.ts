@@ -528,6 +528,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       }
       if (i === DISCOVERED_RESEND_MS.length) {
         this.discovered.delete(peer)
+        // Its UDP twin was a guess: once connected, the push-pull goes over the connection.
+        this.transport.forgetUdp(peer)
         this.host.dialFound(peer, addrs)
         return
       }

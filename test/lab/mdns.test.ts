@@ -1,7 +1,8 @@
 // Three agents in three network namespaces on one bridge, started with no --join and mDNS on:
 // they must find each other by mDNS alone, then replicate config; once joined, their mDNS
 // queries back off, yet a late fourth agent is found at once and an agent cut off and
-// reconnected finds the others again. mDNS packets are counted by nftables counters in each
+// reconnected finds the others again; an agent that takes no datagrams (--no-udp) is found and
+// joined too, by a libp2p dial. mDNS packets are counted by nftables counters in each
 // namespace. mDNS never runs in the root namespace: the agents' multicast stays on the lab's
 // bridge. Needs root; skipped (with the reason) without it, except in CI, where not being able
 // to run is a failure.
@@ -58,10 +59,10 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
   let lab: Lab
   let agents: AgentProc[] = []
 
-  const spawn = (host: LabHost, name: string): AgentProc => {
+  const spawn = (host: LabHost, name: string, extra: string[] = []): AgentProc => {
     const args = [
       process.execPath, BIN, 'agent', '--node', name, '--cluster', cluster,
-      '--listen', `${host.ip}:7400`, '--http', `${host.ip}:7401`
+      '--listen', `${host.ip}:7400`, '--http', `${host.ip}:7401`, ...extra
     ]
     return new AgentProc({ name }, `${host.ip}:7401`, `${host.ip}:7400`, lab.spawnIn(host, args))
   }
@@ -85,8 +86,8 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
   }
 
   beforeAll(async () => {
-    // A fourth namespace for the late agent.
-    lab = await Lab.create(4)
+    // A fourth namespace for the late agent, a fifth for the one with --no-udp.
+    lab = await Lab.create(5)
     for (const h of lab.hosts) await countMdns(lab, h)
     agents = names.map((name, i) => spawn(lab.hosts[i], name))
     await Promise.all(agents.map(serving))
@@ -172,6 +173,16 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
     await allAlive(agents, [...names, 'n4'], 90_000)
     expect(rest.every(a => a.alive)).toBe(true)
     expect(cut.output.split('joined: queries back off').length - 1).toBeGreaterThanOrEqual(2)
+  })
+
+  it('finds and joins an agent that takes no datagrams (--no-udp): those that reach it by datagram dial it instead', async () => {
+    // Of each pair only the higher peer id reaches out: where that is one of the others, its
+    // push-pulls to the UDP port go unanswered, and it dials after a few seconds.
+    const streamer = spawn(lab.hosts[4], 'n5', ['--no-udp'])
+    agents.push(streamer)
+    await serving(streamer)
+    await allAlive(agents, [...names, 'n4', 'n5'], 90_000)
+    expect(streamer.output).toContain('joined: queries back off')
   })
 
   it('leaves no process, namespace, bridge or veth of the lab after destroy(), which is idempotent', async () => {
