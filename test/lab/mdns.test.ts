@@ -6,7 +6,9 @@
 // namespace. mDNS never runs in the root namespace: the agents' multicast stays on the lab's
 // bridge. Needs root; skipped (with the reason) without it, except in CI, where not being able
 // to run is a failure.
-import { readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { mkdtempSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -58,6 +60,8 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
   const cluster = `lab-mdns-${process.pid}`
   let lab: Lab
   let agents: AgentProc[] = []
+  /** The --no-udp agent's, holding the identity key it is given. */
+  let dataDir: string | undefined
 
   const spawn = (host: LabHost, name: string, extra: string[] = []): AgentProc => {
     const args = [
@@ -95,6 +99,7 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
 
   afterAll(async () => {
     await lab?.destroy()
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
   })
 
   it('runs each agent inside its own namespace, as the very process it spawned', async () => {
@@ -176,9 +181,16 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
   })
 
   it('finds and joins an agent that takes no datagrams (--no-udp): those that reach it by datagram dial it instead', async () => {
-    // Of each pair only the higher peer id reaches out: where that is one of the others, its
-    // push-pulls to the UDP port go unanswered, and it dials after a few seconds.
-    const streamer = spawn(lab.hosts[4], 'n5', ['--no-udp'])
+    // Of each pair only the higher peer id reaches out. Given the lowest peer id, the newcomer
+    // reaches nobody: the others' push-pulls to its UDP port go unanswered, and they dial it.
+    const ids = (await agents[0].get<Member[]>('/v1/members')).body.map(m => m.id)
+    expect(ids).toHaveLength(4)
+    let key = await generateKeyPair('Ed25519')
+    for (let i = 0; i < 10_000 && ids.some(id => id <= peerIdFromPrivateKey(key).toString()); i++) key = await generateKeyPair('Ed25519')
+    expect(ids.every(id => id > peerIdFromPrivateKey(key).toString())).toBe(true)
+    dataDir = mkdtempSync(join(tmpdir(), 'murmur-mdns-noudp-'))
+    writeFileSync(join(dataDir, 'identity.key'), privateKeyToProtobuf(key))
+    const streamer = spawn(lab.hosts[4], 'n5', ['--no-udp', '--data-dir', dataDir])
     agents.push(streamer)
     await serving(streamer)
     await allAlive(agents, [...names, 'n4', 'n5'], 90_000)
