@@ -42,7 +42,7 @@ export interface HostOptions {
   denied?: (addr: string) => void
   /** Called when mDNS cannot run (e.g. port 5353 taken). */
   mdnsWarn?: (message: string) => void
-  /** Called when an mDNS answer makes this agent dial the agent that sent it (debug logs). */
+  /** Called when this agent dials an agent found by mDNS (at its answer, or after datagrams went unanswered; debug logs). */
   mdnsDial?: (peer: string) => void
   /**
    * An agent found by mDNS that this one should contact (see `found`): true when the caller
