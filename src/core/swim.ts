@@ -266,7 +266,7 @@ export class Swim {
 
   /** Exchange full state with a contact: on join, and with any new connection we know nothing of. */
   pushPull (to: string, addrs: readonly string[] = []): Effect[] {
-    return [{ kind: 'send', to, addrs, packet: { t: 'pp', e: this.fullState(), r: true } }]
+    return this.sendState(to, addrs, true)
   }
 
   /**
@@ -382,7 +382,7 @@ export class Swim {
       this.nextReconnectAt = now + this.opts.reconnectIntervalMs * (0.8 + 0.4 * this.deps.rng())
       if (this.failed.size > 0) {
         const pick = [...this.failed][Math.floor(this.deps.rng() * this.failed.size)]
-        out.push({ kind: 'send', to: pick.rec.id, addrs: pick.rec.addrs, packet: { t: 'pp', e: this.fullState(), r: true } })
+        out.push(...this.sendState(pick.rec.id, pick.rec.addrs, true))
       }
     }
     if (now >= this.nextReapAt) {
@@ -447,15 +447,7 @@ export class Swim {
         break
       case 'pp':
         out.push(...this.mergeState(from, p.e, now))
-        if (p.r) {
-          // The answer in parts that each fit a datagram: a joiner that reached us by a hello
-          // has no connection to us. A large cluster's state goes whole over a stream instead
-          // (memberlist's TCP push-pull): hundreds of datagrams at once would overflow the
-          // joiner's socket buffer, and most would be lost.
-          const parts = packed(this.fullState(), entryBytes, this.opts.packetBudget)
-          if (parts.length > MAX_ANSWER_DATAGRAMS) out.push(this.reply(from, { t: 'pp', e: parts.flat(), r: false }, true))
-          else for (const e of parts) out.push(this.reply(from, { t: 'pp', e, r: false }))
-        }
+        if (p.r) out.push(...this.sendState(from, this.rows.get(from)?.rec.addrs ?? [], false))
         break
       case 'dig':
         out.push(...this.answerDigest(from, p.h))
@@ -909,8 +901,22 @@ export class Swim {
     return [r.signed.body, r.signed.sig, st, r.sv[0], r.sv[1]]
   }
 
-  private fullState (): StateEntry[] {
-    return [...this.rows.values()].map(r => this.stateEntry(r))
+  /**
+   * Our full state to `to`, asking for theirs in return (`ask`) or answering. In parts that each
+   * fit a datagram: a joiner that reached us by a hello, or an agent found by mDNS, has no
+   * connection to us, and a message too big for a datagram would need one (a dial, or nothing
+   * when only the UDP address is known: a cluster's push-pull to an agent it found by mDNS was
+   * lost that way once its state outgrew one datagram). Our own record comes first, in the
+   * part that asks for the answer: the other side needs our addresses to send it. A large
+   * cluster's state goes whole over a stream instead (memberlist's TCP push-pull): hundreds of
+   * datagrams at once would overflow the other side's socket buffer, and most would be lost.
+   */
+  private sendState (to: string, addrs: readonly string[], ask: boolean): Effect[] {
+    const entries = [this.stateEntry(this.self)]
+    for (const r of this.rows.values()) if (r !== this.self) entries.push(this.stateEntry(r))
+    const parts = packed(entries, entryBytes, this.opts.packetBudget)
+    if (parts.length > MAX_STATE_DATAGRAMS) return [{ kind: 'send', to, addrs, packet: { t: 'pp', e: parts.flat(), r: ask }, stream: true }]
+    return parts.map((e, i) => ({ kind: 'send', to, addrs, packet: { t: 'pp', e, r: ask && i === 0 } }))
   }
 
   private versionLine (r: Row): VersionLine {
@@ -1014,8 +1020,8 @@ export class Swim {
   }
 }
 
-/** A push-pull answered in more datagrams than this goes over a stream (see handle 'pp'). */
-const MAX_ANSWER_DATAGRAMS = 16
+/** A push-pull (either way) that takes more datagrams than this goes over a stream (see sendState). */
+const MAX_STATE_DATAGRAMS = 16
 
 /** Bytes a state entry takes on the wire, about: its signed record plus a few of framing. */
 function entryBytes (e: StateEntry): number {

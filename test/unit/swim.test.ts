@@ -320,6 +320,27 @@ describe('SWIM state machine', () => {
     expect((many[0].packet as { e: unknown[] }).e).toHaveLength(61)
   })
 
+  it('pushes a member\'s state to a newcomer (an mDNS find) in datagram-sized parts, its own record first in the one part that asks for an answer', () => {
+    const pushes = (b: Bench): Array<Effect & { kind: 'send' }> => {
+      b.add(heartbeat('late', { name: 'late', address: '10.0.1.1', addrs: ['/ip4/10.0.1.1/tcp/7400'] }))
+      return (b.nodes.get('n5') as Swim).pushPull('late', ['/ip4/10.0.1.1/udp/7400']) as Array<Effect & { kind: 'send' }>
+    }
+    const b = cluster(12, { packetBudget: 600 })
+    const few = pushes(b)
+    expect(few.length).toBeGreaterThan(1)
+    expect(few.every(e => e.packet.t === 'pp' && e.stream !== true && encode(e.packet).byteLength <= 800)).toBe(true)
+    expect(few.map(e => (e.packet as { r: boolean }).r)).toEqual([true, ...few.slice(1).map(() => false)])
+    const first = (few[0].packet as { e: Array<[Uint8Array]> }).e[0]
+    expect((decode(first[0]) as Heartbeat).id).toBe('n5')
+    // Delivered as datagrams: the newcomer lists everyone, and its answer reaches n5.
+    b.run('n5', few)
+    for (let i = 0; i < 12; i++) expect(b.status('late', `n${i}`)).toBe('alive')
+    expect(b.status('n5', 'late')).toBe('alive')
+    const many = pushes(cluster(60, { packetBudget: 300 }))
+    expect(many).toHaveLength(1)
+    expect(many[0]).toMatchObject({ stream: true, packet: { t: 'pp', r: true } })
+  })
+
   it('backs digest sync off while rounds find nothing or only load metrics, and syncs quickly again after news', () => {
     const b = cluster(4)
     b.advance(30_000)
