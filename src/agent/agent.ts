@@ -58,8 +58,14 @@ export interface AgentEvents {
 
 /** Period of the summary log lines of remote config traffic. */
 const TALLY_MS = 10_000
-/** An agent found by mDNS that has not answered datagrams for this long is dialled instead. */
-const DISCOVERED_DIAL_MS = 3000
+/**
+ * An agent found by mDNS is sent its push-pull again this long after each unanswered one
+ * (datagrams get lost, most of all on hosts busy joining), then dialled (an agent with
+ * --no-udp answers no datagram) after the last: at 0, 0.5 and 1.5 s, dialled at 3 s.
+ */
+const DISCOVERED_RESEND_MS = [500, 1000, 1500]
+/** Agents found by mDNS being reached at once, at most (a flood of answers gets no more timers). */
+const MAX_DISCOVERED = 256
 
 export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private readonly own = {
@@ -102,8 +108,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   readonly controller: Controller
   private readonly links: Links
   private readonly joiner: Joiner
-  /** Agents found by mDNS and reached by datagram, with when they were first (reachDiscovered). */
-  private readonly discovered = new Map<string, number>()
+  /** Agents found by mDNS being reached by datagram (reachDiscovered). */
+  private readonly discovered = new Set<string>()
 
   private constructor (
     readonly opts: AgentOptions,
@@ -503,25 +509,34 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /**
    * An agent found by mDNS that this one knows nothing of (or not as live): a push-pull and a
    * config digest by datagram at the UDP twins of its addresses, as with a join contact, and no
-   * handshake. False (dial it) with datagrams off here, or once it has gone unanswered for
-   * DISCOVERED_DIAL_MS (an agent with --no-udp).
+   * handshake; sent again while unanswered, then a dial (DISCOVERED_RESEND_MS). Its answers
+   * repeat meanwhile (every query brings one): those add nothing. False (dial it now) with
+   * datagrams off here.
    */
   private reachDiscovered (peer: string, addrs: Multiaddr[]): boolean {
-    if (isLive(this.membership.get(peer))) {
-      this.discovered.delete(peer)
-      return true
-    }
+    if (isLive(this.membership.get(peer)) || this.discovered.has(peer)) return true
     const udp = udpTwins(addrs)
     if (!this.transport.locates || udp.length === 0) return false
-    const now = Date.now()
-    const first = this.discovered.get(peer)
-    if (first !== undefined && now - first > DISCOVERED_DIAL_MS) return false
-    if (first === undefined) {
-      // Bounded like the member table: entries of agents long gone are dropped wholesale.
-      if (this.discovered.size >= 10_000) this.discovered.clear()
-      this.discovered.set(peer, now)
+    if (this.discovered.size >= MAX_DISCOVERED) return true
+    this.discovered.add(peer)
+    // The TCP addresses too: a state too big for datagrams goes over a stream (swim.ts).
+    const to = [...udp, ...addrs.map(a => a.toString())]
+    const attempt = (i: number): void => {
+      if (this.stopped || isLive(this.membership.get(peer))) {
+        this.discovered.delete(peer)
+        return
+      }
+      if (i === DISCOVERED_RESEND_MS.length) {
+        this.discovered.delete(peer)
+        // Its UDP twin was a guess: once connected, the push-pull goes over the connection.
+        this.transport.forgetUdp(peer)
+        this.host.dialFound(peer, addrs)
+        return
+      }
+      this.exchangeWith(peer, to)
+      setTimeout(() => attempt(i + 1), DISCOVERED_RESEND_MS[i]).unref()
     }
-    this.exchangeWith(peer, udp)
+    attempt(0)
     return true
   }
 

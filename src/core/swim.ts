@@ -134,9 +134,9 @@ function latest (a: Version, b: Version): Version {
 const QUIET_FIELDS = new Set(['counter', 'metrics', 'sentAt'])
 
 /**
- * Digest rounds that find nothing to exchange stretch the sync period, doubling up to this
- * factor (1 s to 8 s by default); any change of the table, or a round that finds a
- * difference, brings it back at once (see IdlePace; memberlist push-pulls every 30 s).
+ * Digest rounds stretch the sync period, doubling up to this factor (1 s to 8 s by default);
+ * news in the table (see digestChanged) brings it back at once (see IdlePace; memberlist
+ * push-pulls every 30 s). Rounds that find only load metrics to exchange stretch it too.
  */
 const SYNC_BACKOFF_MAX = 8
 
@@ -166,7 +166,13 @@ export class Swim {
   private nextGossipAt: number
   private nextSyncAt: number
   private readonly syncPace = new IdlePace(SYNC_BACKOFF_MAX)
-  /** The digest changed since the sync pace last looked: the next round should come soon. */
+  /**
+   * The table changed beyond load metrics since the sync pace last looked: the next round
+   * should come soon. Metrics-only versions change the digest too, but they spread at the
+   * stretched pace: each agent publishes one every 30 s at most, so in a cluster of N there are
+   * N / 30 a second, and resetting the pace on each kept every agent in digest rounds every
+   * 250 ms to 1 s (measured at N = 30: 4.6 of its 5.9 messages a second).
+   */
   private digestChanged = false
   private nextReapAt: number
   private readonly probes = new Map<number, Probe>()
@@ -268,7 +274,7 @@ export class Swim {
 
   /** Exchange full state with a contact: on join, and with any new connection we know nothing of. */
   pushPull (to: string, addrs: readonly string[] = []): Effect[] {
-    return [{ kind: 'send', to, addrs, packet: { t: 'pp', e: this.fullState(), r: true } }]
+    return this.sendState(to, addrs, true)
   }
 
   /**
@@ -384,7 +390,7 @@ export class Swim {
       this.nextReconnectAt = now + this.opts.reconnectIntervalMs * (0.8 + 0.4 * this.deps.rng())
       if (this.failed.size > 0) {
         const pick = [...this.failed][Math.floor(this.deps.rng() * this.failed.size)]
-        out.push({ kind: 'send', to: pick.rec.id, addrs: pick.rec.addrs, packet: { t: 'pp', e: this.fullState(), r: true } })
+        out.push(...this.sendState(pick.rec.id, pick.rec.addrs, true))
       }
     }
     if (now >= this.nextReapAt) {
@@ -449,28 +455,19 @@ export class Swim {
         break
       case 'pp':
         out.push(...this.mergeState(from, p.e, now))
-        if (p.r) {
-          // The answer in parts that each fit a datagram: a joiner that reached us by a hello
-          // has no connection to us. A large cluster's state goes whole over a stream instead
-          // (memberlist's TCP push-pull): hundreds of datagrams at once would overflow the
-          // joiner's socket buffer, and most would be lost.
-          const parts = packed(this.fullState(), entryBytes, this.opts.packetBudget)
-          if (parts.length > MAX_ANSWER_DATAGRAMS) out.push(this.reply(from, { t: 'pp', e: parts.flat(), r: false }, true))
-          else for (const e of parts) out.push(this.reply(from, { t: 'pp', e, r: false }))
-        }
+        if (p.r) out.push(...this.sendState(from, this.rows.get(from)?.rec.addrs ?? [], false))
         break
       case 'dig':
-        out.push(...this.answerDigest(from, p.h, now))
+        out.push(...this.answerDigest(from, p.h))
         break
       case 'dif':
-        this.syncFound(now)
         out.push(...this.answerDiff(from, p.v, p.k))
         break
       case 'st': {
         const merged = this.mergeState(from, p.e, now)
         // The exchange brought news: others may still lack it, or have more; sync again soon
         // (syncIntervalMs documents this follow-up), so a join spreads in a few quick rounds.
-        if (merged.some(e => e.kind === 'record')) this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs / 4)
+        if (merged.some(isNews)) this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs / 4)
         out.push(...merged)
         if (p.w !== undefined && p.w.length > 0) {
           const e = p.w.flatMap(id => { const r = this.rows.get(id); return r === undefined ? [] : [this.stateEntry(r)] })
@@ -910,8 +907,22 @@ export class Swim {
     return [r.signed.body, r.signed.sig, st, r.sv[0], r.sv[1]]
   }
 
-  private fullState (): StateEntry[] {
-    return [...this.rows.values()].map(r => this.stateEntry(r))
+  /**
+   * Our full state to `to`, asking for theirs in return (`ask`) or answering. In parts that each
+   * fit a datagram: a joiner that reached us by a hello, or an agent found by mDNS, has no
+   * connection to us, and a message too big for a datagram would need one (a dial, or nothing
+   * when only the UDP address is known: a cluster's push-pull to an agent it found by mDNS was
+   * lost that way once its state outgrew one datagram). Our own record comes first, in the
+   * part that asks for the answer: the other side needs our addresses to send it. A large
+   * cluster's state goes whole over a stream instead (memberlist's TCP push-pull): hundreds of
+   * datagrams at once would overflow the other side's socket buffer, and most would be lost.
+   */
+  private sendState (to: string, addrs: readonly string[], ask: boolean): Effect[] {
+    const entries = [this.stateEntry(this.self)]
+    for (const r of this.rows.values()) if (r !== this.self) entries.push(this.stateEntry(r))
+    const parts = packed(entries, entryBytes, this.opts.packetBudget)
+    if (parts.length > MAX_STATE_DATAGRAMS) return [{ kind: 'send', to, addrs, packet: { t: 'pp', e: parts.flat(), r: ask }, stream: true }]
+    return parts.map((e, i) => ({ kind: 'send', to, addrs, packet: { t: 'pp', e, r: ask && i === 0 } }))
   }
 
   private versionLine (r: Row): VersionLine {
@@ -919,14 +930,13 @@ export class Swim {
   }
 
   /** Digest from a peer: answer with our version lines in the buckets that differ (or nothing). */
-  private answerDigest (from: string, h: Uint8Array, now: number): Effect[] {
+  private answerDigest (from: string, h: Uint8Array): Effect[] {
     if (h.byteLength !== DIGEST_BUCKETS * 4) return [{ kind: 'rejected', from }]
     const theirs = new DataView(h.buffer, h.byteOffset, h.byteLength)
     const mine = new DataView(this.digest.buffer)
     const differ = new Set<number>()
     for (let i = 0; i < DIGEST_BUCKETS; i++) if (theirs.getUint32(i * 4, true) !== mine.getUint32(i * 4, true)) differ.add(i)
     if (differ.size === 0) return []
-    this.syncFound(now)
     // Lines by bucket, then buckets packed into replies that each fit a datagram: a reply must
     // list every line of the buckets it names (the other side sends what a bucket has beyond them).
     const byBucket = new Map<number, VersionLine[]>()
@@ -977,26 +987,26 @@ export class Swim {
     return r.status === 'left' && r.rec.status !== 'left' ? 2 : 0
   }
 
-  private bucketXor (r: Row): void {
+  /** `news`: false for a version that differs only in load metrics (see digestChanged). */
+  private bucketXor (r: Row, news = true): void {
     this.digest[r.bucket] ^= this.rowHash(r)
-    this.digestChanged = true
+    if (news) this.digestChanged = true
   }
 
-  /** After a call that may have changed the table: a change is news to sync quickly. */
+  /**
+   * After a call that may have changed the table: news (a member, a transition, a change beyond
+   * load metrics) brings digest rounds back to the base period, the next one soon.
+   */
   private paceSync (now: number): void {
     if (!this.digestChanged) return
     this.digestChanged = false
-    this.syncFound(now)
-  }
-
-  /** Something differs between members: digest rounds at the base period again, the next one soon. */
-  private syncFound (now: number): void {
     if (!this.syncPace.news()) return
     this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng()))
   }
 
   private setRecord (r: Row, rec: Heartbeat, signed: SignedRecord): void {
-    this.bucketXor(r)
+    const news = !metricsOnly(r.rec, rec)
+    this.bucketXor(r, news)
     if (rec.name !== r.rec.name) {
       // Same peer id, new name (a data dir reused under another --node).
       this.names.get(r.rec.name)?.delete(r.rec.id)
@@ -1004,7 +1014,7 @@ export class Swim {
     }
     r.rec = rec
     r.signed = signed
-    this.bucketXor(r)
+    this.bucketXor(r, news)
   }
 
   private newRow (rec: Heartbeat, signed: SignedRecord, status: MemberStatus, now: number): Row {
@@ -1012,8 +1022,8 @@ export class Swim {
   }
 }
 
-/** A push-pull answered in more datagrams than this goes over a stream (see handle 'pp'). */
-const MAX_ANSWER_DATAGRAMS = 16
+/** A push-pull (either way) that takes more datagrams than this goes over a stream (see sendState). */
+const MAX_STATE_DATAGRAMS = 16
 
 /** Bytes a state entry takes on the wire, about: its signed record plus a few of framing. */
 function entryBytes (e: StateEntry): number {

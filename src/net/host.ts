@@ -42,7 +42,7 @@ export interface HostOptions {
   denied?: (addr: string) => void
   /** Called when mDNS cannot run (e.g. port 5353 taken). */
   mdnsWarn?: (message: string) => void
-  /** Called when an mDNS answer makes this agent dial the agent that sent it (debug logs). */
+  /** Called when this agent dials an agent found by mDNS (at its answer, or after datagrams went unanswered; debug logs). */
   mdnsDial?: (peer: string) => void
   /**
    * An agent found by mDNS that this one should contact (see `found`): true when the caller
@@ -119,6 +119,8 @@ export class Host extends EventEmitter<HostEvents> {
   private discovery: MdnsDiscovery | undefined
   /** Peers found by mDNS that we are dialling (answers repeat; one dial at a time each). */
   private readonly dialing = new Set<string>()
+  /** Told of each such dial (debug logs). */
+  private onDial: ((peer: string) => void) | undefined
   private constructor (private readonly node: Node, readonly cluster: string) {
     super()
   }
@@ -186,7 +188,8 @@ export class Host extends EventEmitter<HostEvents> {
       const { MdnsDiscovery } = await import('./mdns-discovery.js')
       host.discovery = new MdnsDiscovery({ id: host.peerId, addresses: () => node.getMultiaddrs(), known: opts.mdnsKnown ?? (() => host.connectedPeers()) },
         `_murmur-${opts.cluster}._udp.local`, opts.mdnsWarn ?? (() => {}), opts.mdnsPacing)
-      host.discovery.on('peer', (id, addrs) => { if (host.found(id, addrs, opts.mdnsReach)) opts.mdnsDial?.(id) })
+      host.onDial = opts.mdnsDial
+      host.discovery.on('peer', (id, addrs) => host.found(id, addrs, opts.mdnsReach))
     }
     const admit = opts.admit
     if (admit !== undefined) {
@@ -288,17 +291,26 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /**
+   * Dial an agent found by mDNS at `addrs` (from its answer), unless a dial of it is under way
+   * or it is connected already.
+   */
+  dialFound (id: string, addrs: Multiaddr[]): void {
+    if (this.dialing.has(id) || this.isConnected(id)) return
+    this.dialing.add(id)
+    this.onDial?.(id)
+    this.node.dial(addrs).catch(() => {}).finally(() => this.dialing.delete(id))
+  }
+
+  /**
    * An agent found by mDNS. Both sides of a pair see each other's answers; only the higher id
    * reaches out (by `reach`, or else a dial), so the pair ends with one exchange and at most one
    * connection (see agent.ts). Every answer seen is another chance: a dial that failed is tried
-   * again at the next one. True when it dials.
+   * again at the next one.
    */
-  private found (id: string, addrs: () => Multiaddr[], reach?: (peer: string, addrs: Multiaddr[]) => boolean): boolean {
-    if (id >= this.peerId || this.dialing.has(id) || this.isConnected(id)) return false
+  private found (id: string, addrs: () => Multiaddr[], reach?: (peer: string, addrs: Multiaddr[]) => boolean): void {
+    if (id >= this.peerId || this.dialing.has(id) || this.isConnected(id)) return
     const to = addrs()
-    if (to.length === 0 || reach?.(id, to) === true) return false
-    this.dialing.add(id)
-    this.node.dial(to).catch(() => {}).finally(() => this.dialing.delete(id))
-    return true
+    if (to.length === 0 || reach?.(id, to) === true) return
+    this.dialFound(id, to)
   }
 }

@@ -150,6 +150,19 @@ export class Libp2pTransport implements Transport {
     this.host.publish(topic, data).catch(() => {})
   }
 
+  /**
+   * A peer found by mDNS did not answer datagrams at the UDP twin of its address (it runs
+   * --no-udp): send it nothing more by datagram until it advertises a UDP address.
+   */
+  forgetUdp (peer: string): void {
+    this.udp.delete(peer)
+  }
+
+  /**
+   * The UDP address in `addrs` (remembered for sends without addresses), or the one
+   * remembered; none when `addrs` are given without one (the peer's record: an agent with
+   * --no-udp advertises none, whatever was tried at its UDP twin before).
+   */
   private udpAddress (peer: string, addrs: readonly string[]): UdpAddress | undefined {
     for (const a of addrs) {
       const m = UDP_MULTIADDR.exec(a)
@@ -160,6 +173,7 @@ export class Libp2pTransport implements Transport {
       this.udp.set(peer, found)
       return found
     }
+    if (addrs.length > 0) this.udp.delete(peer)
     return this.udp.get(peer)
   }
 

@@ -1,11 +1,14 @@
 // Three agents in three network namespaces on one bridge, started with no --join and mDNS on:
 // they must find each other by mDNS alone, then replicate config; once joined, their mDNS
 // queries back off, yet a late fourth agent is found at once and an agent cut off and
-// reconnected finds the others again. mDNS packets are counted by nftables counters in each
+// reconnected finds the others again; an agent that takes no datagrams (--no-udp) is found and
+// joined too, by a libp2p dial. mDNS packets are counted by nftables counters in each
 // namespace. mDNS never runs in the root namespace: the agents' multicast stays on the lab's
 // bridge. Needs root; skipped (with the reason) without it, except in CI, where not being able
 // to run is a failure.
-import { readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { mkdtempSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -57,11 +60,13 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
   const cluster = `lab-mdns-${process.pid}`
   let lab: Lab
   let agents: AgentProc[] = []
+  /** The --no-udp agent's, holding the identity key it is given. */
+  let dataDir: string | undefined
 
-  const spawn = (host: LabHost, name: string): AgentProc => {
+  const spawn = (host: LabHost, name: string, extra: string[] = []): AgentProc => {
     const args = [
       process.execPath, BIN, 'agent', '--node', name, '--cluster', cluster,
-      '--listen', `${host.ip}:7400`, '--http', `${host.ip}:7401`
+      '--listen', `${host.ip}:7400`, '--http', `${host.ip}:7401`, ...extra
     ]
     return new AgentProc({ name }, `${host.ip}:7401`, `${host.ip}:7400`, lab.spawnIn(host, args))
   }
@@ -85,8 +90,8 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
   }
 
   beforeAll(async () => {
-    // A fourth namespace for the late agent.
-    lab = await Lab.create(4)
+    // A fourth namespace for the late agent, a fifth for the one with --no-udp.
+    lab = await Lab.create(5)
     for (const h of lab.hosts) await countMdns(lab, h)
     agents = names.map((name, i) => spawn(lab.hosts[i], name))
     await Promise.all(agents.map(serving))
@@ -94,6 +99,7 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
 
   afterAll(async () => {
     await lab?.destroy()
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
   })
 
   it('runs each agent inside its own namespace, as the very process it spawned', async () => {
@@ -172,6 +178,23 @@ describe.skipIf(!can.ok)('agents in network namespaces, mDNS on, no --join', () 
     await allAlive(agents, [...names, 'n4'], 90_000)
     expect(rest.every(a => a.alive)).toBe(true)
     expect(cut.output.split('joined: queries back off').length - 1).toBeGreaterThanOrEqual(2)
+  })
+
+  it('finds and joins an agent that takes no datagrams (--no-udp): those that reach it by datagram dial it instead', async () => {
+    // Of each pair only the higher peer id reaches out. Given the lowest peer id, the newcomer
+    // reaches nobody: the others' push-pulls to its UDP port go unanswered, and they dial it.
+    const ids = (await agents[0].get<Member[]>('/v1/members')).body.map(m => m.id)
+    expect(ids).toHaveLength(4)
+    let key = await generateKeyPair('Ed25519')
+    for (let i = 0; i < 10_000 && ids.some(id => id <= peerIdFromPrivateKey(key).toString()); i++) key = await generateKeyPair('Ed25519')
+    expect(ids.every(id => id > peerIdFromPrivateKey(key).toString())).toBe(true)
+    dataDir = mkdtempSync(join(tmpdir(), 'murmur-mdns-noudp-'))
+    writeFileSync(join(dataDir, 'identity.key'), privateKeyToProtobuf(key))
+    const streamer = spawn(lab.hosts[4], 'n5', ['--no-udp', '--data-dir', dataDir])
+    agents.push(streamer)
+    await serving(streamer)
+    await allAlive(agents, [...names, 'n4', 'n5'], 90_000)
+    expect(streamer.output).toContain('joined: queries back off')
   })
 
   it('leaves no process, namespace, bridge or veth of the lab after destroy(), which is idempotent', async () => {

@@ -321,7 +321,28 @@ describe('SWIM state machine', () => {
     expect((many[0].packet as { e: unknown[] }).e).toHaveLength(61)
   })
 
-  it('backs digest sync off while rounds find nothing, and syncs quickly again after a change', () => {
+  it('pushes a member\'s state to a newcomer (an mDNS find) in datagram-sized parts, its own record first in the one part that asks for an answer', () => {
+    const pushes = (b: Bench): Array<Effect & { kind: 'send' }> => {
+      b.add(heartbeat('late', { name: 'late', address: '10.0.1.1', addrs: ['/ip4/10.0.1.1/tcp/7400'] }))
+      return (b.nodes.get('n5') as Swim).pushPull('late', ['/ip4/10.0.1.1/udp/7400']) as Array<Effect & { kind: 'send' }>
+    }
+    const b = cluster(12, { packetBudget: 600 })
+    const few = pushes(b)
+    expect(few.length).toBeGreaterThan(1)
+    expect(few.every(e => e.packet.t === 'pp' && e.stream !== true && encode(e.packet).byteLength <= 800)).toBe(true)
+    expect(few.map(e => (e.packet as { r: boolean }).r)).toEqual([true, ...few.slice(1).map(() => false)])
+    const first = (few[0].packet as { e: Array<[Uint8Array]> }).e[0]
+    expect((decode(first[0]) as Heartbeat).id).toBe('n5')
+    // Delivered as datagrams: the newcomer lists everyone, and its answer reaches n5.
+    b.run('n5', few)
+    for (let i = 0; i < 12; i++) expect(b.status('late', `n${i}`)).toBe('alive')
+    expect(b.status('n5', 'late')).toBe('alive')
+    const many = pushes(cluster(60, { packetBudget: 300 }))
+    expect(many).toHaveLength(1)
+    expect(many[0]).toMatchObject({ stream: true, packet: { t: 'pp', r: true } })
+  })
+
+  it('backs digest sync off while rounds find nothing or only load metrics, and syncs quickly again after news', () => {
     const b = cluster(4)
     b.advance(30_000)
     b.sent.clear()
@@ -330,12 +351,23 @@ describe('SWIM state machine', () => {
     const idle = b.sent.get('dig') ?? 0
     expect(idle).toBeLessThanOrEqual(4 * 12)
     expect(b.sent.get('st') ?? 0).toBe(0)
-    // A metrics-only version spreads by digest sync alone: quickly, although everyone was backed off.
+    // A metrics-only version spreads by digest sync alone, at the backed-off pace: every agent
+    // publishes one every 30 s at most, so a cluster always has some, and rounds at the base
+    // period for each kept every agent of an idle cluster syncing several times a second.
     const n1 = b.nodes.get('n1') as Swim
     const metrics = { ...(n1.get('n1')?.hb.metrics as Heartbeat['metrics']), cpu: 0.75 }
     b.run('n1', n1.updateSelf({ metrics }, b.now))
-    b.advance(6000)
+    b.sent.clear()
+    b.advance(60_000)
     for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.metrics.cpu).toBe(0.75)
+    expect(b.sent.get('dig') ?? 0).toBeLessThanOrEqual(4 * 12)
+    // News (a service) brings every agent back to rounds at the base period.
+    const services = [{ id: 'web', name: 'web', port: 80, tags: [], meta: {}, checks: [], status: 'passing' }] as unknown as Heartbeat['services']
+    b.run('n1', n1.updateSelf({ services }, b.now))
+    b.sent.clear()
+    b.advance(8000)
+    // Backed off, 8 s hold about one round per agent; from the base period (1, 2, 4 s) three.
+    expect(b.sent.get('dig') ?? 0).toBeGreaterThanOrEqual(4 * 3)
   })
 
   it('broadcasts a change of the service\'s own metrics at once (control rules act on them)', () => {
