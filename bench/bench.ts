@@ -24,11 +24,10 @@
 // Serf is compared when its binary is on PATH: on Debian/Ubuntu `apt-get install serf` (any
 // 0.8+). Without it the serf column stays empty. Nothing else needs it (CI does not).
 import '../src/polyfill.js'
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { bundle } from '../scripts/bundle.mjs'
+import { compileAndBundle } from '../scripts/bundle.mjs'
 import { Lab } from '../test/lab/netns.js'
 import { machine, table, type Row } from './lib/common.js'
 import { PROFILES, SCENARIOS, serfPresent, type Ctx } from './lib/scenarios.js'
@@ -65,11 +64,7 @@ const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`) }
 // A signal ends the run; the lab library and the loopback net kill what they started on exit.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { log(`${sig}: stopping`); process.exit(130) })
 
-// What `npm run build` makes: tsc's output and the bundle bin/murmur runs. tsc alone would leave
-// the bundle older than its output, and bin/murmur would then run the ~700 modules of tsc's
-// output, which costs an agent more than twice the CPU to start.
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' })
-await bundle()
+await compileAndBundle()
 // The scale scenario always runs on loopback: no lab when it is all that was asked for.
 const loopOnly = only !== undefined && only.every(o => o === 'scale')
 const lab = args.includes('--loopback') || loopOnly ? { ok: false, reason: loopOnly ? 'scale runs on 127.0.0.1' : '--loopback given' } : await Lab.canRun({ prefix: 'mbch' })

@@ -3,6 +3,7 @@
 // loader resolves, reads and links every module file one by one (about 700 for an agent, most
 // of them libp2p's), and that cost more CPU at start than everything the agent then does to join;
 // one file per entry point skips it. Plain JavaScript, so `npm run build` needs no tsx.
+import { execFileSync } from 'node:child_process'
 import { build } from 'esbuild'
 import { cpSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -62,6 +63,17 @@ export async function bundle () {
     sourcemap: 'linked',
     logLevel: 'warning'
   })
+}
+
+/**
+ * What bin/murmur runs, from src/: tsc's output, then the bundle. tsc alone would leave the
+ * bundle older than its output, and bin/murmur would then run the ~700 modules of tsc's output,
+ * which costs an agent more than twice the CPU to start. (The bench, `npm run cluster` and the
+ * tests' global set-up build this way; `npm run build` also builds packages/client.)
+ */
+export async function compileAndBundle () {
+  execFileSync(process.execPath, [path('node_modules/typescript/bin/tsc'), '-p', path('.')], { cwd: path('.'), stdio: 'inherit' })
+  await bundle()
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await bundle()

@@ -25,7 +25,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bundle } from './bundle.mjs'
+import { compileAndBundle } from './bundle.mjs'
 import { Lab } from '../test/lab/netns.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -134,8 +134,7 @@ async function main (): Promise<void> {
 
   if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
     console.log('cluster: dist/ is missing; building (npm run build)…')
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'inherit', cwd: ROOT })
-    await bundle()
+    await compileAndBundle()
   }
   // The agents get their settings from flags only, not from this shell's MURMUR_* variables.
   for (const k of Object.keys(process.env)) if (k.startsWith('MURMUR_')) delete process.env[k]

@@ -14,8 +14,8 @@ export interface Member {
   readonly since: number
 }
 
-/** Alive or suspect: still a member that answers (services served, links kept, joins held). */
-export function isLive (m: Member | undefined): boolean {
+/** Alive or suspect: still a member that answers (services served, links kept, joins held, probed). */
+export function isLive (m: { readonly status: MemberStatus } | undefined): boolean {
   return m?.status === 'alive' || m?.status === 'suspect'
 }
 

@@ -16,7 +16,7 @@ import { IdlePace } from './idle-pace.js'
 import { BroadcastQueue, retransmitLimit } from './broadcasts.js'
 import { fnv1a } from './hash.js'
 import type { Heartbeat } from './heartbeat.js'
-import type { Member, MemberStatus, Transition } from './members.js'
+import { isLive, type Member, type MemberStatus, type Transition } from './members.js'
 import { Suspicion } from './suspicion.js'
 import { suspicionBounds, type SwimOptions } from './swim-options.js'
 import { isPacket, isStateEntry, type Packet, type SignedRecord, type StateEntry, type VersionLine } from './swim-wire.js'
@@ -489,7 +489,7 @@ export class Swim {
     for (let tries = 0; tries < 2; tries++) {
       while (this.probeIndex < this.probeList.length) {
         const r = this.rows.get(this.probeList[this.probeIndex++])
-        if (r !== undefined && r.rec.id !== this.selfId && (r.status === 'alive' || r.status === 'suspect')) return r
+        if (r !== undefined && r.rec.id !== this.selfId && isLive(r)) return r
       }
       // End of the list: reshuffle (Fisher-Yates), so every member is probed once per round.
       this.probeList = [...this.rows.keys()].filter(id => id !== this.selfId)
@@ -786,9 +786,9 @@ export class Swim {
     if (r.status === to) return []
     const from = r.status
     const wasLive = from === 'alive' || from === 'suspect'
-    const isLive = to === 'alive' || to === 'suspect'
-    if (wasLive && !isLive) this.live--
-    if (!wasLive && isLive) this.live++
+    const nowLive = to === 'alive' || to === 'suspect'
+    if (wasLive && !nowLive) this.live--
+    if (!wasLive && nowLive) this.live++
     this.bucketXor(r)
     r.status = to
     r.since = now
@@ -823,7 +823,7 @@ export class Swim {
   private remove (r: Row): void {
     this.fullNoted = false
     this.bucketXor(r)
-    if (r.status === 'alive' || r.status === 'suspect') this.live--
+    if (isLive(r)) this.live--
     this.rows.delete(r.rec.id)
     this.suspects.delete(r)
     this.failed.delete(r)

@@ -173,8 +173,9 @@ export class Libp2pTransport implements Transport {
       this.udp.set(peer, found)
       return found
     }
-    if (addrs.length > 0) this.udp.delete(peer)
-    return this.udp.get(peer)
+    if (addrs.length === 0) return this.udp.get(peer)
+    this.udp.delete(peer)
+    return undefined
   }
 
   private async flush (peer: string, o: Outbound, addrs: readonly string[]): Promise<void> {

@@ -5,6 +5,7 @@
 import type { Agent } from '../../agent/agent.js'
 import type { Instance } from '../../core/catalog.js'
 import { MurmurError } from '../../core/errors.js'
+import { isLive } from '../../core/members.js'
 import { afterBlock, type Watched } from '../blocking.js'
 import type { Request, Route } from '../server.js'
 import { kvRoutes } from './kv.js'
@@ -106,7 +107,7 @@ export function consulRoutes (agent: Agent): Route[] {
       handler: async req => {
         await consulBlock(agent, req, members)
         const metas = req.query.getAll('node-meta')
-        const nodes = agent.members().filter(m => m.status === 'alive' || m.status === 'suspect').map(m => consulNode(memberFacts(m), dc))
+        const nodes = agent.members().filter(isLive).map(m => consulNode(memberFacts(m), dc))
         return consulReply(agent, agent.memberIndex, nodes.filter(n => nodeMetaMatches(n, metas)))
       }
     },
