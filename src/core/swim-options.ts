@@ -37,10 +37,9 @@ export interface SwimOptions {
   awarenessMax: number
   /**
    * Period of the digest exchange with one random member (bucket hashes of every member's
-   * version; records flow only for buckets that differ). Each round doubles the period, up to
-   * 8 times this; news (a member, a transition, a change beyond load metrics) brings it back at
-   * once, so joins converge fast while an idle cluster pays one small message per agent every
-   * few seconds, and load metrics (a version per agent every 30 s at most) spread at that pace.
+   * version; records flow only for buckets that differ). Rounds that find nothing double the
+   * period, up to 8 times this; any change or difference brings it back at once, so joins
+   * converge fast while an idle cluster pays one small message per agent every few seconds.
    * @default 1000
    */
   syncIntervalMs: number

@@ -134,9 +134,9 @@ function latest (a: Version, b: Version): Version {
 const QUIET_FIELDS = new Set(['counter', 'metrics', 'sentAt'])
 
 /**
- * Digest rounds stretch the sync period, doubling up to this factor (1 s to 8 s by default);
- * news in the table (see digestChanged) brings it back at once (see IdlePace; memberlist
- * push-pulls every 30 s). Rounds that find only load metrics to exchange stretch it too.
+ * Digest rounds that find nothing to exchange stretch the sync period, doubling up to this
+ * factor (1 s to 8 s by default); any change of the table, or a round that finds a
+ * difference, brings it back at once (see IdlePace; memberlist push-pulls every 30 s).
  */
 const SYNC_BACKOFF_MAX = 8
 
@@ -166,13 +166,7 @@ export class Swim {
   private nextGossipAt: number
   private nextSyncAt: number
   private readonly syncPace = new IdlePace(SYNC_BACKOFF_MAX)
-  /**
-   * The table changed beyond load metrics since the sync pace last looked: the next round
-   * should come soon. Metrics-only versions change the digest too, but they spread at the
-   * stretched pace: each agent publishes one every 30 s at most, so in a cluster of N there are
-   * N / 30 a second, and resetting the pace on each kept every agent in digest rounds every
-   * 250 ms to 1 s (measured at N = 30: 4.6 of the 5.2 messages an agent sent a second).
-   */
+  /** The digest changed since the sync pace last looked: the next round should come soon. */
   private digestChanged = false
   private nextReapAt: number
   private readonly probes = new Map<number, Probe>()
@@ -458,16 +452,17 @@ export class Swim {
         if (p.r) out.push(...this.sendState(from, this.rows.get(from)?.rec.addrs ?? [], false))
         break
       case 'dig':
-        out.push(...this.answerDigest(from, p.h))
+        out.push(...this.answerDigest(from, p.h, now))
         break
       case 'dif':
+        this.syncFound(now)
         out.push(...this.answerDiff(from, p.v, p.k))
         break
       case 'st': {
         const merged = this.mergeState(from, p.e, now)
         // The exchange brought news: others may still lack it, or have more; sync again soon
         // (syncIntervalMs documents this follow-up), so a join spreads in a few quick rounds.
-        if (merged.some(isNews)) this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs / 4)
+        if (merged.some(e => e.kind === 'record')) this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs / 4)
         out.push(...merged)
         if (p.w !== undefined && p.w.length > 0) {
           const e = p.w.flatMap(id => { const r = this.rows.get(id); return r === undefined ? [] : [this.stateEntry(r)] })
@@ -930,13 +925,14 @@ export class Swim {
   }
 
   /** Digest from a peer: answer with our version lines in the buckets that differ (or nothing). */
-  private answerDigest (from: string, h: Uint8Array): Effect[] {
+  private answerDigest (from: string, h: Uint8Array, now: number): Effect[] {
     if (h.byteLength !== DIGEST_BUCKETS * 4) return [{ kind: 'rejected', from }]
     const theirs = new DataView(h.buffer, h.byteOffset, h.byteLength)
     const mine = new DataView(this.digest.buffer)
     const differ = new Set<number>()
     for (let i = 0; i < DIGEST_BUCKETS; i++) if (theirs.getUint32(i * 4, true) !== mine.getUint32(i * 4, true)) differ.add(i)
     if (differ.size === 0) return []
+    this.syncFound(now)
     // Lines by bucket, then buckets packed into replies that each fit a datagram: a reply must
     // list every line of the buckets it names (the other side sends what a bucket has beyond them).
     const byBucket = new Map<number, VersionLine[]>()
@@ -987,26 +983,26 @@ export class Swim {
     return r.status === 'left' && r.rec.status !== 'left' ? 2 : 0
   }
 
-  /** `news`: false for a version that differs only in load metrics (see digestChanged). */
-  private bucketXor (r: Row, news = true): void {
+  private bucketXor (r: Row): void {
     this.digest[r.bucket] ^= this.rowHash(r)
-    if (news) this.digestChanged = true
+    this.digestChanged = true
   }
 
-  /**
-   * After a call that may have changed the table: news (a member, a transition, a change beyond
-   * load metrics) brings digest rounds back to the base period, the next one soon.
-   */
+  /** After a call that may have changed the table: a change is news to sync quickly. */
   private paceSync (now: number): void {
     if (!this.digestChanged) return
     this.digestChanged = false
+    this.syncFound(now)
+  }
+
+  /** Something differs between members: digest rounds at the base period again, the next one soon. */
+  private syncFound (now: number): void {
     if (!this.syncPace.news()) return
     this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng()))
   }
 
   private setRecord (r: Row, rec: Heartbeat, signed: SignedRecord): void {
-    const news = !metricsOnly(r.rec, rec)
-    this.bucketXor(r, news)
+    this.bucketXor(r)
     if (rec.name !== r.rec.name) {
       // Same peer id, new name (a data dir reused under another --node).
       this.names.get(r.rec.name)?.delete(r.rec.id)
@@ -1014,7 +1010,7 @@ export class Swim {
     }
     r.rec = rec
     r.signed = signed
-    this.bucketXor(r, news)
+    this.bucketXor(r)
   }
 
   private newRow (rec: Heartbeat, signed: SignedRecord, status: MemberStatus, now: number): Row {
