@@ -21,6 +21,16 @@ export const LINKS = 4
  */
 export const SETTLE_MS = 2000
 
+/**
+ * After the settle, each agent waits a further random share of this before it dials. Agents
+ * that settle together (all started at once) would otherwise all dial LINKS members at the
+ * same moment, each before it had any inbound link: 2 × LINKS connections per agent, every
+ * one a handshake on both sides (~60 ms of CPU per link here, its gossipsub and yamux upkeep
+ * after that). Spread out, the first to dial give the later ones their links (a connection
+ * counts whichever side opened it), and those dial fewer or none.
+ */
+export const SPREAD_MS = 2000
+
 export interface LinksDeps {
   /** Peers with an open connection now. */
   connected: () => readonly string[]
@@ -30,21 +40,27 @@ export interface LinksDeps {
   dial: (peer: string, addrs: readonly string[]) => Promise<void>
   /** Whether `peer` is a live member (connections to others do not count). */
   isLive: (peer: string) => boolean
+  /** Uniform in [0, 1): this agent's share of SPREAD_MS. */
+  rng?: () => number
 }
 
 export class Links {
   private dialing = 0
   private lastArrival = Number.NEGATIVE_INFINITY
   private settleTimer: NodeJS.Timeout | undefined
+  /** SETTLE_MS and this agent's share of SPREAD_MS. */
+  private readonly waitMs: number
 
-  constructor (private readonly deps: LinksDeps, private readonly want = LINKS) {}
+  constructor (private readonly deps: LinksDeps, private readonly want = LINKS) {
+    this.waitMs = SETTLE_MS + Math.floor((deps.rng ?? Math.random)() * SPREAD_MS)
+  }
 
   /**
    * Dial random live members while fewer than `want` are connected. Called periodically and
    * when a connection closes; at most one dial per missing link is in flight.
    */
   check (): void {
-    if (Date.now() - this.lastArrival < SETTLE_MS) return
+    if (Date.now() - this.lastArrival < this.waitMs) return
     const connected = new Set(this.deps.connected())
     let have = 0
     for (const p of connected) if (this.deps.isLive(p)) have++
@@ -61,14 +77,14 @@ export class Links {
   }
 
   /**
-   * A member new to this agent arrived: links wait for the arrivals to settle (SETTLE_MS), and
-   * are checked as soon as they have.
+   * A member new to this agent arrived: links wait for the arrivals to settle (SETTLE_MS and a
+   * share of SPREAD_MS), and are checked as soon as they have.
    */
   arrived (): void {
     this.lastArrival = Date.now()
     if (this.settleTimer !== undefined) return
     const settled = (): void => {
-      const left = this.lastArrival + SETTLE_MS - Date.now()
+      const left = this.lastArrival + this.waitMs - Date.now()
       if (left > 0) {
         this.settleTimer = setTimeout(settled, left)
         return
@@ -76,7 +92,7 @@ export class Links {
       this.settleTimer = undefined
       this.check()
     }
-    this.settleTimer = setTimeout(settled, SETTLE_MS)
+    this.settleTimer = setTimeout(settled, this.waitMs)
   }
 
   stop (): void {

@@ -72,3 +72,11 @@ describe.concurrent('code cache', () => {
     expect(readFileSync(join(open, file), 'utf8')).toBe('planted') // not read, not rewritten
   })
 })
+
+describe('the agent bundle', () => {
+  it('is ASCII only: one other character makes V8 hold all 1.4 MB of it as a two-byte string, slower to decode and scan at every start', () => {
+    const source = readFileSync(fileURLToPath(new URL('../../dist/bundle/agent.cjs', import.meta.url)), 'latin1')
+    const at = source.search(/[^\x00-\x7f]/)
+    expect(at === -1 ? 'ASCII only' : `not ASCII at offset ${at}: ${source.slice(Math.max(0, at - 60), at + 20)}`).toBe('ASCII only')
+  })
+})

@@ -3,18 +3,19 @@
 // a config write opens them at once.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Member } from '../../src/core/members.js'
-import { LINKS, Links, SETTLE_MS } from '../../src/agent/links.js'
+import { LINKS, Links, SETTLE_MS, SPREAD_MS } from '../../src/agent/links.js'
 import { heartbeat } from './fixtures.js'
 
 const members: Member[] = Array.from({ length: 10 }, (_, i) => ({ hb: heartbeat(`m${i}`), status: 'alive', lastSeen: 0, since: 0 }))
 
-function keeper (): { links: Links, dialled: string[] } {
+function keeper (share = 0): { links: Links, dialled: string[] } {
   const dialled: string[] = []
   const links = new Links({
     connected: () => dialled,
     randomMember: () => members[Math.floor(Math.random() * members.length)],
     dial: async peer => { dialled.push(peer) },
-    isLive: () => true
+    isLive: () => true,
+    rng: () => share
   })
   return { links, dialled }
 }
@@ -36,6 +37,31 @@ describe('links', () => {
     vi.advanceTimersByTime(200)
     links.check()
     expect(new Set(dialled).size).toBe(LINKS)
+  })
+
+  it('wait a further share of SPREAD_MS, so that agents settled together do not all dial at once', () => {
+    const { links, dialled } = keeper(0.5)
+    links.arrived()
+    vi.advanceTimersByTime(SETTLE_MS + SPREAD_MS / 2 - 100)
+    links.check()
+    expect(dialled).toEqual([])
+    vi.advanceTimersByTime(200)
+    expect(new Set(dialled).size).toBe(LINKS)
+  })
+
+  it('dial none when other agents have already linked to this one', () => {
+    const inbound = ['m1', 'm2', 'm3', 'm4']
+    const dialled: string[] = []
+    const links = new Links({
+      connected: () => [...inbound, ...dialled],
+      randomMember: () => members[Math.floor(Math.random() * members.length)],
+      dial: async peer => { dialled.push(peer) },
+      isLive: () => true,
+      rng: () => 0
+    })
+    links.arrived()
+    vi.advanceTimersByTime(SETTLE_MS + 100)
+    expect(dialled).toEqual([])
   })
 
   it('open at once when config is written here', () => {
