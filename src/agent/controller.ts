@@ -22,6 +22,8 @@ export interface ControlHost {
   readonly id: string
   readonly node: string
   members: () => MemberMetrics[]
+  /** Grows with every change of which members are alive or which services they host. */
+  servicesIndex: () => number
   get: (key: string) => Entry | undefined
   list: (prefix: string) => Entry[]
   set: (key: string, value: unknown) => Promise<Entry>
@@ -93,6 +95,10 @@ export class Controller {
   private readonly lastNumeric = new Map<string, number>()
   private readonly tracker: InstanceTracker
   private readonly arrivals = new Map<string, ArrivalEvent[]>()
+  /** When the member metrics were last sampled into `series`. */
+  private sampledAt = Number.NEGATIVE_INFINITY
+  /** The services index the instance tracker last saw. */
+  private trackedIndex = -1
   private readonly opts: ControllerOptions
   private timer: NodeJS.Timeout | undefined
   private stopped = false
@@ -188,13 +194,18 @@ export class Controller {
   round (now: number): number {
     const t0 = performance.now()
     let due = Infinity
-    const members = this.host.members()
-    this.recordHistory(members, now)
-    const index = new MemberIndex(members)
+    // The member table is read only when something in this round needs it: a rule, a history
+    // sample (one per historyEveryMs) or a change of members or services. Read every round, it
+    // cost each agent O(N) objects and strings a second whether or not a rule was set.
+    let members: MemberMetrics[] | undefined
+    const table = (): MemberMetrics[] => (members ??= this.host.members())
+    this.recordHistory(table, now)
+    let index: MemberIndex | undefined
     let electorate: Electorate | undefined
     for (const slot of this.slots.values()) {
       const rule = slot.rule
       if (rule === undefined) continue
+      index ??= new MemberIndex(table())
       const { values, times } = freshValues(index.select(rule.select), rule.metric, now, rule.maxAgeMs)
       const value = aggregateOf(rule.aggregate, values)
       const lastChangeAt = this.latestAudit.get(rule.name)?.at
@@ -255,12 +266,21 @@ export class Controller {
     }).finally(() => { slot.busy = false })
   }
 
-  private recordHistory (members: readonly MemberMetrics[], now: number): void {
-    for (const m of members) {
-      if (!m.alive) continue
-      for (const [k, v] of Object.entries(m.metrics)) this.series.record(`${m.memberId}\u0000${k}`, m.at, v)
+  private recordHistory (table: () => readonly MemberMetrics[], now: number): void {
+    // SeriesStore keeps one sample per historyEveryMs per series: sampling more often only
+    // builds keys it then drops.
+    if (now - this.sampledAt >= this.opts.historyEveryMs) {
+      this.sampledAt = now
+      for (const m of table()) {
+        if (!m.alive) continue
+        for (const [k, v] of Object.entries(m.metrics)) this.series.record(`${m.memberId}\u0000${k}`, m.at, v)
+      }
     }
     if (this.counters.rounds % 600 === 0) this.series.prune(now - 2 * this.opts.historyCapacity * this.opts.historyEveryMs)
+    const servicesIndex = this.host.servicesIndex()
+    if (servicesIndex === this.trackedIndex) return
+    this.trackedIndex = servicesIndex
+    const members = table()
     const instances: Array<{ memberId: string, generation: number, service: string, instance: string }> = []
     for (const m of members) {
       if (m.alive) for (const s of m.services) instances.push({ memberId: m.memberId, generation: m.generation, service: s.name, instance: s.id })

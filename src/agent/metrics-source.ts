@@ -10,6 +10,7 @@ export function controlHost (agent: Agent): ControlHost {
     id: agent.id,
     node: agent.opts.node,
     members: () => memberMetrics(agent),
+    servicesIndex: () => agent.servicesIndex,
     get: key => agent.config.get(key),
     list: prefix => agent.config.map.list(prefix),
     set: async (key, value) => await agent.setConfig(key, value),
