@@ -101,6 +101,28 @@ describe('membership datagrams', () => {
     expect(wrongly).toBe(0)
   })
 
+  it('watched datagrams, their sockets reused in turn, report each refusal of their own and none for a live peer', async () => {
+    const a = await peer()
+    const b = await peer()
+    const c = await peer()
+    const gone = addr(b).port
+    b.socket.close()
+    let refused = 0
+    let wrongly = 0
+    for (let i = 1; i <= 6; i++) {
+      a.socket.send(b.id, { host: '127.0.0.1', port: gone }, 0, Buffer.from('ping'), () => refused++)
+      await until(() => refused === i)
+      a.socket.send(c.id, addr(c), 0, Buffer.from(`live ${i}`), () => wrongly++)
+      await until(() => c.got.length === i)
+    }
+    // A refusal comes back within a round trip: once one more to the closed port is back, any
+    // for the live peer would have come too.
+    a.socket.send(b.id, { host: '127.0.0.1', port: gone }, 0, Buffer.from('ping'), () => refused++)
+    await until(() => refused === 7)
+    expect(wrongly).toBe(0)
+    expect(c.got.map(g => g[2])).toEqual(['live 1', 'live 2', 'live 3', 'live 4', 'live 5', 'live 6'])
+  })
+
   it('refuses to send what does not fit in one datagram (the caller uses a stream)', async () => {
     const [a, b] = [await peer(), await peer()]
     expect(a.socket.send(b.id, addr(b), 0, new Uint8Array(MAX_DATAGRAM_BYTES))).toBe(false)
