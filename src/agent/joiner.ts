@@ -38,6 +38,8 @@ interface Target {
 const FIRST_BACKOFF_MS = 1000
 const MAX_BACKOFF_MS = 30_000
 const FAST_TRY_MS = 30_000
+/** The longest wait between exchanges with a contact that answers hellos but is not yet a member here. */
+const MAX_EXCHANGE_BACKOFF_MS = 8000
 /** Period of the check for a target due for a try, while one does not hold. */
 const CHECK_MS = 500
 /**
@@ -104,10 +106,14 @@ export class Joiner {
           t.peer = peer
           t.warned = false
           t.failingSince = undefined
-          // The exchange may be lost like any datagram: if the contact is not a member by the
-          // next try, it is reached again (and the backoff starts over).
-          t.nextTry = Date.now() + FIRST_BACKOFF_MS
-          t.backoffMs = FIRST_BACKOFF_MS
+          // The exchange may be lost like any datagram, or still on its way from a loaded
+          // contact: if the contact is not a member by the next try, it is reached again, each
+          // time later. At a fixed second, every agent started with 49 others asked the
+          // contact (busy with all of them) for its whole state again each second, and the
+          // contact fell further behind. The backoff starts over once the contact holds or is
+          // lost (see `lost`).
+          t.nextTry = Date.now() + t.backoffMs
+          t.backoffMs = Math.min(t.backoffMs * 2, MAX_EXCHANGE_BACKOFF_MS)
         })
         .catch(err => {
           if (this.abort.signal.aborted) return
