@@ -75,13 +75,14 @@ describe.skipIf(!can.ok)('a keyed cluster in network namespaces, mDNS on', () =>
     const k3 = start(4, 'k3', keyA)
     await serving(k3)
     expect((await k3.req('PUT', '/v1/config/insider/k3', 'y')).status).toBe(200)
-    // By the time k3 is in and its write has spread, mDNS has announced every agent to every
-    // other several times over.
-    await waitFor('k1, k2, k3 in each other\'s lists and k3\'s write everywhere', async () => {
+    // By the time k3 is in, its write has spread and links have opened (2-4 s after the last
+    // arrival, links.ts), mDNS has announced every agent to every other several times over.
+    await waitFor('k1, k2, k3 in each other\'s lists, linked, and k3\'s write everywhere', async () => {
       for (const name of ['k1', 'k2', 'k3']) {
         const a = agents.get(name)!
         if ((await names(a)).join(',') !== 'k1,k2,k3') return false
         if ((await a.get('/v1/config/insider/k3')).status !== 200) return false
+        if ((await a.get('/v1/agent/self')).body.peers !== 2) return false
       }
       return true
     }, 90_000, 250)
