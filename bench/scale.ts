@@ -119,9 +119,10 @@ export async function measure (ctx: Ctx, kind: SystemKind, n: number): Promise<S
       log(`not all see all within ${p.scaleConvergeMs / 1000} s (${res.sawAll} of ${n} agents do)`)
     }
 
-    // The idle period starts once the join's deferred work is done: murmur opens its links 2 s
-    // after the last arrival (Noise handshakes, identify, gossipsub subscriptions), which fell
-    // in the period when all saw all quickly (idle CPU at N = 30 then read above N = 50's).
+    // The idle period starts once the join's deferred work is done: murmur opens its links 2-4 s
+    // after the last arrival (Noise handshakes, identify, gossipsub subscriptions, links.ts),
+    // which fell in the period when all saw all quickly (idle CPU at N = 30 then read above
+    // N = 50's).
     await sleep(SETTLE_MS)
     // An agent too starved to answer its counters in time must not cost the whole run its figures.
     const baseline = await sys.resetCounts().then(() => true, (err: Error) => { res.errors.push(`counters: ${err.message}`); return false })

@@ -780,8 +780,8 @@ export class Swim {
   private move (r: Row, to: MemberStatus, now: number): Effect[] {
     if (r.status === to) return []
     const from = r.status
-    const wasLive = from === 'alive' || from === 'suspect'
-    const nowLive = to === 'alive' || to === 'suspect'
+    const wasLive = isLive({ status: from })
+    const nowLive = isLive({ status: to })
     if (wasLive && !nowLive) this.live--
     if (!wasLive && nowLive) this.live++
     this.bucketXor(r)

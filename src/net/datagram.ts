@@ -246,9 +246,7 @@ class Watchers {
   /** The wait is over (or the refusal came): disconnect the socket and keep it. */
   private release (w: Watcher): void {
     if (!this.waiting.delete(w)) return
-    clearTimeout(w.timer)
-    w.refused = undefined
-    w.use++
+    endUse(w)
     try {
       w.socket.disconnect()
     } catch {
@@ -264,11 +262,16 @@ class Watchers {
     this.waiting.delete(w)
     const i = this.kept.indexOf(w)
     if (i >= 0) this.kept.splice(i, 1)
-    clearTimeout(w.timer)
-    w.refused = undefined
-    w.use++
+    endUse(w)
     try { w.socket.close() } catch {}
   }
+}
+
+/** The watcher's current use is over: its timer and refusal callback go, late callbacks find it moved on. */
+function endUse (w: Watcher): void {
+  clearTimeout(w.timer)
+  w.refused = undefined
+  w.use++
 }
 
 interface Parsed { channel: number, from: string, to: string, payload: Uint8Array, signed: Uint8Array, sig: Uint8Array }
