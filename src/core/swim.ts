@@ -371,6 +371,7 @@ export class Swim {
     }
     if (now >= this.nextGossipAt) {
       this.nextGossipAt = now + this.opts.gossipIntervalMs
+      this.broadcasts.round(retransmitLimit(this.opts.retransmitMult, this.live))
       out.push(...this.gossip())
     }
     if (now >= this.nextSyncAt) {
@@ -761,8 +762,12 @@ export class Swim {
       const r = got.row
       if (r === undefined) continue
       // A version that differs only in load metrics is not news (see updateSelf): relaying it
-      // would turn each digest sync that carries it into a cluster-wide broadcast.
-      if (r.rec.id === from && got.out.some(isNews)) this.queueAlive(r)
+      // would turn each digest sync that carries it into a cluster-wide broadcast. The relay
+      // expires (broadcasts.ts): a contact gets a burst of them when agents start together.
+      // Records relayed from gossip keep their full retransmits: at 5 % loss, N = 1,000 in the
+      // simulation, expiring those too sent more, not less (refutations that fell short were
+      // made again).
+      if (r.rec.id === from && got.out.some(isNews)) this.queueAlive(r, true)
       if (st === ST_ALIVE || got.fresh || r.status === 'left') continue
       if (r.status === 'failed') {
         // Failed here, forced out there, and not back since (the record we hold is no newer
@@ -844,8 +849,8 @@ export class Swim {
 
   // ---- dissemination -----------------------------------------------------------------------
 
-  private queueAlive (r: Row): void {
-    this.broadcasts.queue({ key: r.rec.id, bytes: this.deps.encode({ k: 'a', s: r.signed.body, g: r.signed.sig }) })
+  private queueAlive (r: Row, expires = false): void {
+    this.broadcasts.queue({ key: r.rec.id, bytes: this.deps.encode({ k: 'a', s: r.signed.body, g: r.signed.sig }), expires })
   }
 
   private queueAccusation (k: 's' | 'd' | 'l', r: Row, by: string): void {

@@ -9,7 +9,6 @@ import { isHeartbeat, type Heartbeat } from '../core/heartbeat.js'
 import type { RecordCodec, SignedRecord } from '../core/swim.js'
 import { decode, encode } from './codec.js'
 
-const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex')
 const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex')
 
 /** A node:crypto key object for a libp2p Ed25519 private key (raw = 32-byte seed + 32-byte public key). */
@@ -66,7 +65,9 @@ export class Records implements RecordCodec {
     if (k !== undefined) return k
     try {
       const raw = peerIdFromString(id).publicKey?.raw
-      k = raw === undefined || raw.byteLength !== 32 ? null : createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' })
+      // As a JWK: OpenSSL takes 14 µs to import one that way, against 80 µs from DER (each
+      // agent imports every member's key, N of them at once when it joins).
+      k = raw === undefined || raw.byteLength !== 32 ? null : createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' })
     } catch {
       k = null
     }

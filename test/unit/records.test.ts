@@ -1,7 +1,10 @@
 // Member records as stored: a verified record is kept as a copy, not as a view into the
 // message it came in (which would keep the whole message alive).
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
-import { Records } from '../../src/net/records.js'
+import { Records, signingKey } from '../../src/net/records.js'
+import { heartbeat } from './fixtures.js'
 
 describe('Records.keep', () => {
   it('copies body and signature out of the message they are views into, unchanged', () => {
@@ -16,5 +19,22 @@ describe('Records.keep', () => {
     message.fill(0)
     expect(kept.body[0]).toBe(100)
     expect(kept.sig[0]).toBe(400 % 251)
+  })
+})
+
+describe('Records.verify', () => {
+  it("takes a record signed by its member, with the key in the member's peer id, and nothing else", async () => {
+    const key = await generateKeyPair('Ed25519')
+    const id = peerIdFromPrivateKey(key).toString()
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const signed = new Records(signingKey(key)).sign(heartbeat(id))
+    const reader = new Records()
+    expect(reader.verify(id, signed.body, signed.sig)).toBe(true)
+    expect(reader.verify(id, signed.body, signed.sig)).toBe(true)
+    expect(reader.verify(other, signed.body, signed.sig)).toBe(false)
+    const tampered = Uint8Array.from(signed.body)
+    tampered[tampered.length - 1] ^= 1
+    expect(reader.verify(id, tampered, signed.sig)).toBe(false)
+    expect(reader.verify('not-a-peer-id', signed.body, signed.sig)).toBe(false)
   })
 })

@@ -36,6 +36,8 @@ class Bench {
   readonly sent = new Map<string, number>()
   /** Packets sent, by addressee. */
   readonly sentTo = new Map<string, number>()
+  /** Gossip packets sent, by sender. */
+  readonly gossipFrom = new Map<string, number>()
   /** Largest encoded packet sent, by type. */
   readonly largest = new Map<string, number>()
 
@@ -56,6 +58,7 @@ class Bench {
         const t = e.packet.t + ('b' in e.packet && e.packet.b !== undefined ? '+b' : '')
         this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
         this.sentTo.set(e.to, (this.sentTo.get(e.to) ?? 0) + 1)
+        if (e.packet.t === 'gossip') this.gossipFrom.set(from, (this.gossipFrom.get(from) ?? 0) + 1)
         this.largest.set(e.packet.t, Math.max(this.largest.get(e.packet.t) ?? 0, encode(e.packet).byteLength))
       }
       if (e.kind !== 'send' || this.down.has(e.to) || this.down.has(from) || this.cut.has(e.to) || this.cut.has(from)) continue
@@ -136,6 +139,23 @@ describe('broadcast queue', () => {
     expect(q.take(100, 1)).toHaveLength(1)
   })
 
+  it('drops an expiring item `limit` gossip rounds after it was queued, sent or not; a newer item starts over; others stay', () => {
+    const q = new BroadcastQueue()
+    q.queue({ key: 'a', bytes: new Uint8Array([1]), expires: true })
+    q.queue({ key: 'b', bytes: new Uint8Array([2]), expires: true })
+    q.queue({ key: 'c', bytes: new Uint8Array([9]) })
+    for (let r = 0; r < 3; r++) q.round(4)
+    q.queue({ key: 'b', bytes: new Uint8Array([3]), expires: true })
+    expect(q.size).toBe(3)
+    q.round(4)
+    expect(q.size).toBe(2)
+    expect(q.take(100, 10)).toEqual([new Uint8Array([3]), new Uint8Array([9])])
+    for (let r = 0; r < 3; r++) q.round(4)
+    expect(q.size).toBe(1)
+    for (let r = 0; r < 100; r++) q.round(4)
+    expect(q.take(100, 10)).toEqual([new Uint8Array([9])])
+  })
+
   it('retransmits about log N times', () => {
     expect(retransmitLimit(4, 10)).toBe(8)
     expect(retransmitLimit(4, 1000)).toBe(16)
@@ -158,6 +178,16 @@ describe('SWIM state machine', () => {
   it('a full push-pull with the contact on join: every member lists every other alive', () => {
     const b = cluster(5)
     for (const o of b.nodes.keys()) for (const id of b.nodes.keys()) expect(b.status(o, id)).toBe('alive')
+  })
+
+  it('the contact of a burst of joins stops gossiping them once everyone has them', () => {
+    // Each of 149 joins is queued at the contact for 12 transmissions, a packet budget at a
+    // time: without the expiry of old items it gossiped them for 15 s more.
+    const b = cluster(150)
+    for (const o of b.nodes.keys()) for (const id of b.nodes.keys()) expect(b.status(o, id)).toBe('alive')
+    b.gossipFrom.clear()
+    b.advance(5000)
+    expect(b.gossipFrom.get('n0') ?? 0).toBe(0)
   })
 
   it('a member that stops answering becomes suspect, then failed everywhere', () => {
