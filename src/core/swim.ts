@@ -588,7 +588,11 @@ export class Swim {
     const { min, max } = suspicionBounds(this.opts, this.live)
     const k = this.live - 2 < this.opts.suspicionConfirmations ? 0 : this.opts.suspicionConfirmations
     r.sv = v
-    r.suspicion = new Suspicion(now, k, min, max, by)
+    // The floor, reached with k confirmations, is stretched by this agent's local health score
+    // (never past the ceiling): confirmations from members as starved as this one (agents
+    // started together on one host) are no evidence, and the suspect may simply not have had
+    // the CPU to refute yet. A healthy agent keeps memberlist's floor.
+    r.suspicion = new Suspicion(now, k, Math.min(max, this.awareness.scale(min)), max, by)
     this.queueAccusation('s', r, by)
     const out = this.move(r, 'suspect', now)
     // Heard from another: a few of those who hear it (k on average) probe the suspect at once

@@ -214,6 +214,22 @@ describe('SWIM state machine', () => {
     expect(last - (suspected?.at ?? 0)).toBeLessThan(min + (max - min) / 2)
   })
 
+  it('observers whose own timers run late (a host starved of CPU) wait past the timeout floor, confirmations or not', () => {
+    const b = cluster(10)
+    b.down.add('n9')
+    // Every agent's timers run a little late twice a second: its local health score climbs.
+    for (let t = 0; t < 40; t++) {
+      for (const [id, s] of b.nodes) if (!b.down.has(id)) s.slow()
+      b.advance(500)
+    }
+    const { min, max } = suspicionBounds(SWIM_DEFAULTS, 10)
+    const suspected = b.transitions.find(t => t.id === 'n9' && t.to === 'suspect')
+    const failed = b.transitions.filter(t => t.id === 'n9' && t.to === 'failed')
+    expect(failed).toHaveLength(9)
+    // Healthy observers fail it near the floor (the test above); these, nearer the ceiling.
+    expect(Math.min(...failed.map(t => t.at)) - (suspected?.at ?? 0)).toBeGreaterThan(min + (max - min) / 2)
+  })
+
   it('a member whose datagrams are dropped stays alive through the stream fallback probe, and only with it', () => {
     for (const streamFallback of [true, false]) {
       const b = cluster(4, { streamFallback })
