@@ -182,7 +182,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       locate: transport.locates ? async (addr, signal) => await transport.locate(addr, signal) : undefined,
       dial: async (addr, signal) => await host.dial(addr, signal),
       exchange: (peer, addrs) => this.exchangeWith(peer, addrs),
-      holds: peer => alive(peer) || host.isConnected(peer)
+      holds: peer => alive(peer) || host.isConnected(peer),
+      joined: () => this.membership.joined
     }, joins, logger)
     this.controller = new Controller(controlHost(this), { intervalMs: opts.controlIntervalMs })
   }

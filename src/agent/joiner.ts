@@ -1,6 +1,7 @@
 // Keeps this agent joined through its --join addresses: reaches each until it answers, and again
 // whenever its member there fails or leaves (or, joined by a connection, the connection is
-// lost), with exponential backoff (1 s doubling to 30 s). Like Serf's retry-join, it never gives
+// lost; at a random moment within 5 s while other members keep it joined), with exponential
+// backoff (1 s doubling to 30 s). Like Serf's retry-join, it never gives
 // up: the peer may simply not be up yet. For the first FAST_TRY_MS of trying an address it
 // retries every second instead: agents started together with their contact (a host booting, a
 // test cluster) would otherwise back off to 16 s while the contact loads, and join that much
@@ -23,6 +24,8 @@ export interface JoinPaths {
   exchange: (peer: string, addrs: string[]) => void
   /** Whether `peer` keeps this agent joined: a live member, or connected. */
   holds: (peer: string) => boolean
+  /** Whether some member besides this agent is alive or suspect: it is in a cluster, contact or not. */
+  joined: () => boolean
 }
 
 interface Target {
@@ -40,6 +43,14 @@ const MAX_BACKOFF_MS = 30_000
 const FAST_TRY_MS = 30_000
 /** The longest wait between exchanges with a contact that answers hellos but is not yet a member here. */
 const MAX_EXCHANGE_BACKOFF_MS = 8000
+/**
+ * A lost contact is reached again within this long, at a random moment, while this agent is
+ * still joined through other members. A contact declared failed because it was busy (every
+ * agent of a host that booted joined it) refutes within a few seconds and then holds again;
+ * reached by every one of them at the same moment, with a full state exchange each, it was
+ * buried again: at N = 50 started at once, the contact was declared failed three times in 8 s.
+ */
+const LOST_SPREAD_MS = 5000
 /** Period of the check for a target due for a try, while one does not hold. */
 const CHECK_MS = 500
 /**
@@ -54,7 +65,8 @@ export class Joiner {
   private timer: NodeJS.Timeout | undefined
   private readonly abort = new AbortController()
 
-  constructor (private readonly self: string, private readonly paths: JoinPaths, addrs: Multiaddr[], private readonly logger: Logger) {
+  constructor (private readonly self: string, private readonly paths: JoinPaths, addrs: Multiaddr[], private readonly logger: Logger,
+    private readonly rng: () => number = Math.random) {
     this.targets = addrs.map(addr => ({ addr, nextTry: 0, backoffMs: FIRST_BACKOFF_MS, trying: false, warned: false }))
   }
 
@@ -69,12 +81,15 @@ export class Joiner {
     this.abort.abort()
   }
 
-  /** `peer` failed, left, or its connection closed: if it was a contact that no longer holds, reach it again now. */
+  /**
+   * `peer` failed, left, or its connection closed: if it was a contact that no longer holds,
+   * reach it again: now when this agent is alone, else within LOST_SPREAD_MS.
+   */
   lost (peer: string): void {
     let again = false
     for (const t of this.targets) {
       if (t.peer !== peer || this.paths.holds(peer)) continue
-      t.nextTry = 0
+      t.nextTry = this.paths.joined() ? Date.now() + this.rng() * LOST_SPREAD_MS : 0
       t.backoffMs = FIRST_BACKOFF_MS
       again = true
     }

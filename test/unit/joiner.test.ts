@@ -1,7 +1,8 @@
 // The joiner with stand-in paths (fake timers): a contact that answers hellos but is slow to
 // send its state (a loaded contact: every agent of a host that booted joined it at once) is
 // asked for that state again later each time, not every second; one that stops answering is
-// retried every second at first, like Serf's retry-join.
+// retried every second at first, like Serf's retry-join; one lost while other members keep
+// this agent joined is reached again at a random moment, not by every joiner at once.
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Joiner } from '../../src/agent/joiner.js'
@@ -19,7 +20,8 @@ describe('joiner', () => {
       locate: async () => ({ peer: 'contact', addrs: ['/ip4/127.0.0.1/udp/7946'] }),
       dial: async () => { throw new Error('no dial expected') },
       exchange: () => { exchanges.push(Math.round((Date.now() - t0) / 500) * 500) },
-      holds: () => false
+      holds: () => false,
+      joined: () => false
     }, [addr], () => {})
     joiner.start()
     await vi.advanceTimersByTimeAsync(40_000)
@@ -33,11 +35,62 @@ describe('joiner', () => {
       locate: async () => ({ peer: 'contact', addrs: [] }),
       dial: async () => { throw new Error('no dial expected') },
       exchange: () => { exchanges++ },
-      holds: () => exchanges >= 2
+      holds: () => exchanges >= 2,
+      joined: () => false
     }, [addr], () => {})
     joiner.start()
     await vi.advanceTimersByTimeAsync(30_000)
     joiner.stop()
     expect(exchanges).toBe(2)
+  })
+
+  /** A joiner whose contact answered once; `state` says whether it holds and whether others keep this agent joined. */
+  function joinedOnce (state: { holds: boolean, joined: boolean }, exchanges: number[], t0: number, rng?: () => number): Joiner {
+    return new Joiner('self', {
+      locate: async () => ({ peer: 'contact', addrs: [] }),
+      dial: async () => { throw new Error('no dial expected') },
+      exchange: () => { exchanges.push(Date.now() - t0); state.holds = true },
+      holds: () => state.holds,
+      joined: () => state.joined
+    }, [addr], () => {}, rng)
+  }
+
+  it('reaches a lost contact again at once when this agent has no other member', async () => {
+    const exchanges: number[] = []
+    const t0 = Date.now()
+    const state = { holds: false, joined: false }
+    const joiner = joinedOnce(state, exchanges, t0)
+    joiner.start()
+    await vi.advanceTimersByTimeAsync(5000)
+    state.holds = false
+    joiner.lost('contact')
+    await vi.advanceTimersByTimeAsync(100)
+    joiner.stop()
+    expect(exchanges).toEqual([0, 5000])
+  })
+
+  it('while other members keep this agent joined, reaches a lost contact at a random moment within 5 s, and not if it is back by then', async () => {
+    for (const back of [false, true]) {
+      const exchanges: number[] = []
+      const t0 = Date.now()
+      const state = { holds: false, joined: true }
+      const joiner = joinedOnce(state, exchanges, t0, () => 0.6)
+      joiner.start()
+      await vi.advanceTimersByTimeAsync(5000)
+      state.holds = false
+      joiner.lost('contact')
+      await vi.advanceTimersByTimeAsync(2500)
+      expect(exchanges).toEqual([0])
+      // The contact refuted its failure meanwhile: it holds, and nothing is sent to it.
+      if (back) state.holds = true
+      await vi.advanceTimersByTimeAsync(10_000)
+      joiner.stop()
+      if (back) expect(exchanges).toEqual([0])
+      else {
+        expect(exchanges).toHaveLength(2)
+        expect(exchanges[1] - 5000).toBeGreaterThanOrEqual(3000)
+        expect(exchanges[1] - 5000).toBeLessThanOrEqual(3500)
+      }
+    }
   })
 })
