@@ -7,11 +7,11 @@
 // An item queued with `expires` is dropped `limit` gossip rounds after it was queued, sent or
 // not. A short queue sends an item its `limit` times within a third of that (three members a
 // round, plus piggybacks on probes); one that waited longer sits in a backlog. Membership marks
-// so only the records it relays for members that handed them over in a state exchange (a join's
-// push-pull): those members announce themselves as well, and digest sync carries the rest.
-// memberlist has no such bound, and the contact of a burst of joins then spent a minute sending,
-// a packet budget at a time, records everyone already had (in the simulation at N = 300 it sent
-// 23 KB/s, where every other agent sent 1.2).
+// only the records it relays for members that handed them over in a state exchange (a join's
+// push-pull, a digest sync): those members announce themselves as well, and digest sync
+// carries the rest. memberlist has no such bound, and the contact of a burst of joins then
+// spent a minute sending, a packet budget at a time, records everyone already had (in the
+// simulation at N = 300 it sent 23 KB/s, where every other agent sent 1.2).
 
 export interface Broadcast {
   /** The member the item is about: a newer item about it supersedes this one. */
