@@ -139,6 +139,19 @@ describe('bounded history', () => {
     expect(r.last).toBe(50)
   })
 
+  it('holds the newest min(pushed, capacity) samples in order while it grows to its capacity', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 300 }), (capacity, pushes) => {
+      const r = new Ring(capacity)
+      for (let i = 0; i < pushes; i++) r.push(i, -i)
+      const seen: number[] = []
+      r.each(-Infinity, Infinity, (t, v) => { expect(v).toBe(-t); seen.push(t) })
+      const want = Array.from({ length: Math.min(pushes, capacity) }, (_, k) => pushes - Math.min(pushes, capacity) + k)
+      expect(seen).toEqual(want)
+      expect(r.size).toBe(want.length)
+      expect(r.last).toBe(pushes === 0 ? -Infinity : pushes - 1)
+    }))
+  })
+
   it('records at most one sample per period per series, and caps the series', () => {
     const s = new SeriesStore(10, 1000, 2)
     s.record('a', 0, 1)
