@@ -20,6 +20,7 @@ import { RateLimiter } from '../core/rate.js'
 import { readClusterKey } from '../store/cluster-key.js'
 import { Host, topics } from '../net/host.js'
 import { Libp2pTransport, udpTwins } from '../net/libp2p-transport.js'
+import { PairKeys } from '../net/pair-keys.js'
 import { Records, signingKey } from '../net/records.js'
 import { systemClock } from '../net/transport.js'
 import { ConfigLog } from '../store/config-log.js'
@@ -79,7 +80,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     configLogDamaged: 0,
     gossipRateLimited: 0,
     connectionsDenied: 0,
-    /** Membership datagrams dropped: malformed, not sealed with our cluster key, or badly signed. */
+    /** Membership datagrams dropped: malformed, not sealed with our cluster key, or badly signed or tagged. */
     datagramsRejected: 0,
     quotaDropped: 0,
     futureTombstonesDropped: 0
@@ -256,7 +257,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     })
     const address = opts.advertise ?? advertiseAddress(listen.host)
     const records = new Records(signingKey(key))
-    const datagrams = opts.udp ? await openDatagrams(host, listen.host, address, records, clusterKey?.psk, allow, logger,
+    const datagrams = opts.udp ? await openDatagrams(host, listen.host, address, records, new PairKeys(host.peerId, key.raw.subarray(0, 32)), clusterKey?.psk, allow, logger,
       (why, from) => created?.onDatagramRefused(why, from)) : undefined
     const transport = new Libp2pTransport(host, datagrams)
     datagrams?.socket.listen((channel, from, data, source) => transport.receiveDatagram(channel, from, data, source))
@@ -661,7 +662,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
  * are separate, as with memberlist). A port already taken for UDP is not fatal: membership
  * then runs over streams alone, and peers see no UDP address in this agent's record.
  */
-async function openDatagrams (host: Host, bindHost: string, advertise: string, records: Records, psk: Uint8Array | undefined,
+async function openDatagrams (host: Host, bindHost: string, advertise: string, records: Records, pairs: PairKeys, psk: Uint8Array | undefined,
   allow: AddressCheck | undefined, logger: Logger, refused: DatagramOptions['refused']): Promise<{ socket: DatagramSocket, advertise: UdpAddress } | undefined> {
   const port = tcpPort(host.addresses())
   if (port === undefined) return undefined
@@ -669,7 +670,12 @@ async function openDatagrams (host: Host, bindHost: string, advertise: string, r
   const verifier = new Records()
   const socket = new DatagramSocket({
     self: host.peerId,
-    crypto: { sign: b => records.signBytes(b), verify: (peer, b, sig) => verifier.verify(peer, b, sig) },
+    crypto: {
+      sign: b => records.signBytes(b),
+      verify: (peer, b, sig) => verifier.verify(peer, b, sig),
+      tag: (peer, b) => pairs.tag(peer, b),
+      check: (peer, b, tag) => pairs.check(peer, b, tag)
+    },
     psk,
     allow,
     refused

@@ -147,8 +147,8 @@ export class AntiEntropy {
   /**
    * Digests and replies without entries may go as datagrams (no connection needed: an idle
    * round with a random member costs two datagrams). Entries always take a stream: config
-   * values may be secrets, and a stream is encrypted (Noise) where a datagram is only signed
-   * unless the cluster has a key.
+   * values may be secrets, and a stream is encrypted (Noise) where a datagram is only
+   * authenticated unless the cluster has a key.
    */
   private send (to: string, msg: Record<string, unknown>, addrs?: readonly string[], entries = false): void {
     this.deps.transport.send('sync', to, encode(msg), addrs, entries ? 'stream' : undefined)

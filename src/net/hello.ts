@@ -2,8 +2,9 @@
 // (--join HOST:PORT), not its peer id; libp2p learns the id by dialling: TCP, a Noise handshake,
 // yamux, identify. With every agent of a cluster starting at once that was most of what the
 // contact did while they joined, one joiner after another (issue 10). A hello costs the contact
-// one signature check and one signed answer; the joiner then pushes its state to the peer id the
-// answer is signed by, in datagrams like the rest of membership.
+// one signature check and one answer, tagged under the key of the pair (pair-keys.ts); the
+// joiner then pushes its state to the peer id the answer came from, in datagrams like the rest
+// of membership.
 //
 // Wire (the payload of a HELLO_CHANNEL datagram, see datagram.ts): [kind][nonce, 8 bytes].
 // The question names no recipient; the answer names the asker and echoes its nonce, so an
@@ -58,7 +59,7 @@ export class Hellos {
     })
   }
 
-  /** A hello datagram from `from` (signature checked) that came from `source`. */
+  /** A hello datagram from `from` (its signature or tag checked) that came from `source`. */
   receive (from: string, payload: Uint8Array, source: UdpAddress): void {
     if (payload.byteLength !== 1 + NONCE_BYTES) return
     const nonce = payload.subarray(1)

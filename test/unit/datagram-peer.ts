@@ -3,6 +3,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { DatagramSocket, type DatagramOptions } from '../../src/net/datagram.js'
+import { PairKeys } from '../../src/net/pair-keys.js'
 import { Records, signingKey } from '../../src/net/records.js'
 
 export interface BoundPeer { id: string, socket: DatagramSocket, refused: string[] }
@@ -11,10 +12,11 @@ export async function boundPeer (extra: Partial<DatagramOptions> = {}, port = 0)
   const key = await generateKeyPair('Ed25519')
   const id = peerIdFromPrivateKey(key).toString()
   const records = new Records(signingKey(key))
+  const pairs = new PairKeys(id, key.raw.subarray(0, 32))
   const refused: string[] = []
   const socket = new DatagramSocket({
     self: id,
-    crypto: { sign: b => records.signBytes(b), verify: (p, b, s) => new Records().verify(p, b, s) },
+    crypto: { sign: b => records.signBytes(b), verify: (p, b, s) => new Records().verify(p, b, s), tag: (p, b) => pairs.tag(p, b), check: (p, b, t) => pairs.check(p, b, t) },
     refused: why => refused.push(why),
     ...extra
   })

@@ -1,9 +1,11 @@
 // Membership datagrams on real UDP sockets on 127.0.0.1: what arrives is exactly what its
-// signer sent to this agent; anything forged, tampered with, sealed with another cluster key,
-// meant for another agent or from outside --allow is dropped and reported.
+// sender sent to this agent (tagged under the pair's key, or signed when it names nobody);
+// anything forged, tampered with, sealed with another cluster key, meant for another agent or
+// from outside --allow is dropped and reported.
 import { createSocket } from 'node:dgram'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DatagramSocket, MAX_DATAGRAM_BYTES, type DatagramOptions } from '../../src/net/datagram.js'
+import { DatagramSocket, HELLO_CHANNEL, MAX_DATAGRAM_BYTES, type DatagramOptions } from '../../src/net/datagram.js'
+import { MAC_BYTES } from '../../src/net/pair-keys.js'
 import { boundPeer } from './datagram-peer.js'
 
 interface Peer { id: string, socket: DatagramSocket, got: Array<[number, string, string]>, refused: string[] }
@@ -42,14 +44,14 @@ describe('membership datagrams', () => {
     // Sent to c's id at b's address: a replay or a stale address.
     a.socket.send(c.id, addr(b), 0, Buffer.from('x'))
     await until(() => b.refused.length === 1)
-    // A copy with one payload byte flipped: the signature no longer matches.
+    // A copy with one payload byte flipped: the tag no longer matches.
     const raw = createSocket('udp4')
     const tap = createSocket('udp4')
     await new Promise<void>(resolve => tap.bind(0, '127.0.0.1', resolve))
     const captured = new Promise<Buffer>(resolve => tap.once('message', m => resolve(m)))
     a.socket.send(b.id, { host: '127.0.0.1', port: (tap.address()).port }, 0, Buffer.from('hello'))
     const bytes = Buffer.from(await captured)
-    bytes[bytes.length - 70] ^= 1
+    bytes[bytes.length - MAC_BYTES - 1] ^= 1
     raw.send(bytes, addr(b).port, '127.0.0.1')
     await until(() => b.refused.length === 2)
     raw.send(Buffer.from('garbage'), addr(b).port, '127.0.0.1')
@@ -57,6 +59,34 @@ describe('membership datagrams', () => {
     raw.close(); tap.close()
     expect(b.got).toEqual([])
     expect(b.refused).toEqual(['bad', 'bad', 'bad'])
+  })
+
+  it('tags a datagram to a named agent with the pair key (16 bytes), signs a hello to nobody (64), and refuses one tagged by another agent in a member\'s name', async () => {
+    const [a, b, c] = [await peer(), await peer(), await peer()]
+    const tap = createSocket('udp4')
+    await new Promise<void>(resolve => tap.bind(0, '127.0.0.1', resolve))
+    const to = { host: '127.0.0.1', port: (tap.address()).port }
+    const next = async (send: () => void): Promise<Buffer> => {
+      const m = new Promise<Buffer>(resolve => tap.once('message', resolve))
+      send()
+      return Buffer.from(await m)
+    }
+    const header = (from: string, dest: string): number => 4 + from.length + dest.length
+    const tagged = await next(() => a.socket.send(b.id, to, 0, Buffer.from('ping')))
+    expect([tagged[0], tagged.length]).toEqual([2, header(a.id, b.id) + 4 + MAC_BYTES])
+    const hello = await next(() => a.socket.send('', to, HELLO_CHANNEL, Buffer.from('who')))
+    expect([hello[0], hello.length]).toEqual([1, header(a.id, '') + 3 + 64])
+    // c writes a datagram to b in a's name: tagged under c's key with b, which b does not hold for a.
+    const forged = await next(() => c.socket.send(b.id, to, 0, Buffer.from('ping')))
+    Buffer.from(a.id).copy(forged, 3)
+    tap.send(forged, addr(b).port, '127.0.0.1')
+    // A tagged hello to nobody: there is no pair key for it.
+    const anon = Buffer.from(hello.subarray(0, hello.length - 64 + MAC_BYTES))
+    anon[0] = 2
+    tap.send(anon, addr(b).port, '127.0.0.1')
+    await until(() => b.refused.length === 2)
+    expect(b.got).toEqual([])
+    tap.close()
   })
 
   it('with a cluster key: sealed, and unreadable for an agent with another key or none', async () => {
@@ -132,7 +162,7 @@ describe('membership datagrams', () => {
 
   it('reports a port it cannot bind instead of throwing', async () => {
     const a = await peer()
-    const again = new DatagramSocket({ self: 'x', crypto: { sign: () => new Uint8Array(64), verify: () => false } })
+    const again = new DatagramSocket({ self: 'x', crypto: { sign: () => new Uint8Array(64), verify: () => false, tag: () => undefined, check: () => false } })
     expect(await again.bind('127.0.0.1', addr(a).port)).toBe(false)
   })
 })
