@@ -21,7 +21,7 @@
 //
 // Wire: [version][channel][from length][from][to length][to][payload][authenticator], where
 // version 2 is a pair HMAC of 16 bytes and version 1 an Ed25519 signature of 64 (hellos, and
-// any peer id without an Ed25519 key), then with a cluster key: [nonce, 12][ciphertext][tag, 16].
+// any peer id without an Ed25519 key), then with a cluster key: [nonce, 12][ciphertext][GCM tag, 16].
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import { createSocket, type Socket } from 'node:dgram'
 import { isIPv6 } from 'node:net'
