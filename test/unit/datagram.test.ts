@@ -13,8 +13,8 @@ interface Peer { id: string, socket: DatagramSocket, got: Array<[number, string,
 const open: DatagramSocket[] = []
 afterEach(() => { for (const s of open.splice(0)) s.close() })
 
-async function peer (extra: Partial<DatagramOptions> = {}): Promise<Peer> {
-  const { id, socket, refused } = await boundPeer(extra)
+async function peer (extra: Partial<DatagramOptions> = {}, pairKeys = true): Promise<Peer> {
+  const { id, socket, refused } = await boundPeer(extra, 0, pairKeys)
   open.push(socket)
   const got: Array<[number, string, string]> = []
   socket.listen((channel, from, payload) => got.push([channel, from, Buffer.from(payload).toString()]))
@@ -87,6 +87,14 @@ describe('membership datagrams', () => {
     await until(() => b.refused.length === 2)
     expect(b.got).toEqual([])
     tap.close()
+  })
+
+  it('signs a datagram to an agent it has no pair key with, and the agent takes it', async () => {
+    const [plain, b] = [await peer({}, false), await peer()]
+    plain.socket.send(b.id, addr(b), 3, Buffer.from('signed'))
+    await until(() => b.got.length === 1)
+    expect(b.got[0]).toEqual([3, plain.id, 'signed'])
+    expect(b.refused).toEqual([])
   })
 
   it('with a cluster key: sealed, and unreadable for an agent with another key or none', async () => {
