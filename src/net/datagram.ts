@@ -147,14 +147,12 @@ export class DatagramSocket {
     plain.set(payload, head)
     const body = plain.subarray(0, head + payload.byteLength)
     const tag = to === '' ? undefined : this.opts.crypto.tag(to, body)
-    let end = body.length + MAC_BYTES
-    if (tag !== undefined) plain.set(tag, body.length)
-    else {
-      end = body.length + SIG_BYTES
-      if (end + sealing > MAX_DATAGRAM_BYTES) return false
-      plain[0] = SIGNED
-      plain.set(this.opts.crypto.sign(body), body.length)
-    }
+    // No pair key with the recipient (an id without an Ed25519 key): signed, as a hello is.
+    if (tag === undefined) plain[0] = SIGNED
+    const auth = tag ?? this.opts.crypto.sign(body)
+    const end = body.length + auth.byteLength
+    if (end + sealing > MAX_DATAGRAM_BYTES) return false
+    plain.set(auth, body.length)
     const wire = this.key === undefined ? plain.subarray(0, end) : sealed(this.key, this.nonce(), plain.subarray(0, end))
     if (refused === undefined || this.watchers === undefined) this.socket.send(wire, addr.port, addr.host)
     else this.watchers.send(addr, wire, refused)

@@ -12,15 +12,13 @@
 // (Thormarker, "On using the same key pair for Ed25519 and an X25519 based KEM", 2021).
 // The secret is computed once per peer and kept.
 import { createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { ed25519PublicKey, PerPeer } from './per-peer.js'
 
 /** Bytes of the HMAC-SHA256 tag a datagram carries: 128 bits, as in AES-GCM's tag. */
 export const MAC_BYTES = 16
 
 const P = (1n << 255n) - 19n
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex')
-/** Pair keys kept before the cache starts over (a bound, like Records' key cache). */
-const MAX_KEPT = 100_000
 
 /** The X25519 (Montgomery u) form of an Ed25519 public key; undefined for bytes that are no valid point encoding. */
 export function montgomeryPublic (edPublic: Uint8Array): Buffer | undefined {
@@ -53,7 +51,7 @@ function inverse (a: bigint): bigint {
 
 export class PairKeys {
   private readonly own: KeyObject
-  private readonly keys = new Map<string, Buffer | null>()
+  private readonly keys = new PerPeer<Buffer>(peer => this.derive(peer))
 
   /** `seed`: this agent's Ed25519 seed (the first 32 bytes of a libp2p Ed25519 private key's raw form). */
   constructor (private readonly self: string, seed: Uint8Array) {
@@ -62,7 +60,7 @@ export class PairKeys {
 
   /** The HMAC tag of `bytes` for the pair of this agent and `peer`; undefined when `peer` has no Ed25519 id. */
   tag (peer: string, bytes: Uint8Array): Buffer | undefined {
-    const key = this.key(peer)
+    const key = this.keys.get(peer)
     return key === undefined ? undefined : createHmac('sha256', key).update(bytes).digest().subarray(0, MAC_BYTES)
   }
 
@@ -72,31 +70,20 @@ export class PairKeys {
     return want !== undefined && tag.byteLength === MAC_BYTES && timingSafeEqual(want, tag)
   }
 
-  private key (peer: string): Buffer | undefined {
-    let k = this.keys.get(peer)
-    if (k === undefined) {
-      k = this.derive(peer)
-      if (this.keys.size >= MAX_KEPT) this.keys.clear()
-      this.keys.set(peer, k)
-    }
-    return k ?? undefined
-  }
-
-  private derive (peer: string): Buffer | null {
+  private derive (peer: string): Buffer | undefined {
+    const edPublic = ed25519PublicKey(peer)
+    const u = edPublic === undefined ? undefined : montgomeryPublic(edPublic)
+    if (u === undefined) return undefined
     try {
-      const edPublic = peerIdFromString(peer).publicKey
-      if (edPublic?.type !== 'Ed25519') return null
-      const u = montgomeryPublic(edPublic.raw)
-      if (u === undefined) return null
       const theirs = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: u.toString('base64url') }, format: 'jwk' })
       const shared = diffieHellman({ privateKey: this.own, publicKey: theirs })
       // A low-order point gives an all-zero secret that anyone could compute.
-      if (shared.every(b => b === 0)) return null
+      if (shared.every(b => b === 0)) return undefined
       // Both ids, in the same order on both sides, bind the key to this pair.
       const ids = [this.self, peer].sort().join(' ')
       return Buffer.from(hkdfSync('sha256', shared, Buffer.from(ids), 'murmur membership datagram mac v1', 32))
     } catch {
-      return null
+      return undefined
     }
   }
 }

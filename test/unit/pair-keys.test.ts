@@ -1,10 +1,12 @@
 // Pair keys for membership datagrams: both agents of a pair derive the same key from their own
-// identity and the other's peer id; nobody else does, and a tag checks only for its bytes.
+// identity and the other's peer id; nobody else does, and a tag checks only for its bytes. Values per
+// peer id are derived once and kept in a bounded cache.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createPublicKey } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { MAC_BYTES, montgomeryPrivate, montgomeryPublic, PairKeys } from '../../src/net/pair-keys.js'
+import { PerPeer } from '../../src/net/per-peer.js'
 
 async function identity (): Promise<{ id: string, seed: Uint8Array, pub: Uint8Array }> {
   const key = await generateKeyPair('Ed25519')
@@ -48,4 +50,16 @@ describe('pair keys', () => {
     const one = Buffer.alloc(32); one[0] = 1
     expect(montgomeryPublic(one)).toBeUndefined()
   })
+
+  it('derives each peer\'s value once, "none" included, and starts over past its bound', () => {
+    const derived: string[] = []
+    const cache = new PerPeer<number>(id => { derived.push(id); return id === 'none' ? undefined : id.length }, 3)
+    expect([cache.get('ab'), cache.get('ab'), cache.get('none'), cache.get('none')]).toEqual([2, 2, undefined, undefined])
+    expect(derived).toEqual(['ab', 'none'])
+    cache.get('c')
+    cache.get('d')
+    cache.get('ab')
+    expect(derived).toEqual(['ab', 'none', 'c', 'd', 'ab'])
+  })
 })
+
