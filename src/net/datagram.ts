@@ -102,6 +102,7 @@ export class DatagramSocket {
       return false
     }
     socket.on('error', () => {})
+    grow(socket)
     socket.on('message', (msg, rinfo) => this.receive(msg, { host: rinfo.address, port: rinfo.port }))
     this.socket = socket
     this.bound = { host, port: socket.address().port }
@@ -190,6 +191,21 @@ export class DatagramSocket {
     this.counters.bytesIn += msg.length
     this.onMessage(parsed.channel, parsed.from, parsed.payload, source)
   }
+}
+
+/**
+ * The receive buffer asked for: a push-pull of the full state arrives as up to
+ * MAX_STATE_DATAGRAMS (core/swim.ts) datagrams back to back, beside the probes of others, and
+ * Linux's default (208 KiB, ~90 datagrams of this size counting the kernel's overhead) drops the
+ * rest when the agent is busy. memberlist asks for 2 MiB too.
+ */
+const RECV_BUFFER_BYTES = 2 * 1024 * 1024
+
+/** Ask for RECV_BUFFER_BYTES; the kernel caps it at net.core.rmem_max, and a refusal keeps the default. */
+function grow (socket: Socket): void {
+  try {
+    if (socket.getRecvBufferSize() < RECV_BUFFER_BYTES) socket.setRecvBufferSize(RECV_BUFFER_BYTES)
+  } catch {}
 }
 
 /** How long a watched datagram's socket waits for a refusal: a live host answers within a round trip. */

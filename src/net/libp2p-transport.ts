@@ -68,6 +68,11 @@ export class Libp2pTransport implements Transport {
     }
     const c = CHANNELS[channel]
     if (c === undefined || this.stopped) return
+    // The answer goes back where the datagram came from while nothing better is known, as
+    // memberlist acks to a packet's source: in a mass start, members ping and sync with
+    // agents that have not yet got their records, and without an address those answers took
+    // a stream, a dial to nowhere, and the pinger suspected a live member.
+    if (!this.udp.has(from)) this.rememberUdp(from, source)
     this.counters.framesIn++
     this.counters.bytesIn += data.byteLength
     for (const h of this.handlers.message) h(c, from, data)
@@ -167,15 +172,18 @@ export class Libp2pTransport implements Transport {
     for (const a of addrs) {
       const m = UDP_MULTIADDR.exec(a)
       if (m === null) continue
-      const found = { host: m[2], port: Number(m[3]) }
-      // Bounded like the member table: ids of members long gone are dropped wholesale.
-      if (this.udp.size >= MAX_UDP_PEERS) this.udp.clear()
-      this.udp.set(peer, found)
-      return found
+      return this.rememberUdp(peer, { host: m[2], port: Number(m[3]) })
     }
     if (addrs.length === 0) return this.udp.get(peer)
     this.udp.delete(peer)
     return undefined
+  }
+
+  private rememberUdp (peer: string, addr: UdpAddress): UdpAddress {
+    // Bounded like the member table: ids of members long gone are dropped wholesale.
+    if (this.udp.size >= MAX_UDP_PEERS) this.udp.clear()
+    this.udp.set(peer, addr)
+    return addr
   }
 
   private async flush (peer: string, o: Outbound, addrs: readonly string[]): Promise<void> {

@@ -351,7 +351,7 @@ describe('SWIM state machine', () => {
     for (const t of ['pp', 'dif', 'st', 'dig']) expect(b.largest.get(t) ?? 0).toBeLessThanOrEqual(1250)
   })
 
-  it('answers a join\'s push-pull in datagram-sized parts, or whole over a stream when it would take more than 16', () => {
+  it('answers a join\'s push-pull in datagram-sized parts, or whole over a stream when it would take more than 64', () => {
     const answers = (b: Bench): Array<Effect & { kind: 'send' }> => {
       const joiner = b.add(heartbeat('late', { name: 'late', address: '10.0.1.1', addrs: ['/ip4/10.0.1.1/tcp/7400'] }))
       const [ask] = joiner.pushPull('n0') as Array<Effect & { kind: 'send' }>
@@ -361,10 +361,10 @@ describe('SWIM state machine', () => {
     const few = answers(cluster(12, { packetBudget: 600 }))
     expect(few.length).toBeGreaterThan(1)
     expect(few.every(e => e.stream !== true && encode(e.packet).byteLength <= 800)).toBe(true)
-    const many = answers(cluster(60, { packetBudget: 300 }))
+    const many = answers(cluster(70, { packetBudget: 300 }))
     expect(many).toHaveLength(1)
     expect(many[0].stream).toBe(true)
-    expect((many[0].packet as { e: unknown[] }).e).toHaveLength(61)
+    expect((many[0].packet as { e: unknown[] }).e).toHaveLength(71)
   })
 
   it('pushes a member\'s state to a newcomer (an mDNS find) in datagram-sized parts, its own record first in the one part that asks for an answer', () => {
@@ -383,9 +383,23 @@ describe('SWIM state machine', () => {
     b.run('n5', few)
     for (let i = 0; i < 12; i++) expect(b.status('late', `n${i}`)).toBe('alive')
     expect(b.status('n5', 'late')).toBe('alive')
-    const many = pushes(cluster(60, { packetBudget: 300 }))
+    const many = pushes(cluster(70, { packetBudget: 300 }))
     expect(many).toHaveLength(1)
     expect(many[0]).toMatchObject({ stream: true, packet: { t: 'pp', r: true } })
+  })
+
+  it('asks for many records it lacks in digest answers that each fit a datagram, with records beside the ids where there is room', () => {
+    const b = cluster(3, { packetBudget: 600 })
+    const n0 = b.nodes.get('n0') as Swim
+    // n1 lists 60 members n0 has never heard of (an agent that joined a big cluster elsewhere).
+    const unknown = Array.from({ length: 60 }, (_, i) => `12D3KooWunknownpeer${String(i).padStart(33, '0')}`)
+    const lines = [...unknown.map(id => [id, 1, 1, 0]), ['n2', 0, 0, 0]]
+    const out = n0.handle('n1', { t: 'dif', v: lines, k: [] }, b.now).filter((e): e is Effect & { kind: 'send' } => e.kind === 'send')
+    expect(out.length).toBeGreaterThan(1)
+    expect(out.every(e => e.packet.t === 'st' && encode(e.packet).byteLength <= 700)).toBe(true)
+    expect(out.flatMap(e => (e.packet as { w?: string[] }).w ?? []).sort()).toEqual([...unknown].sort())
+    // n0's newer record of n2 goes too.
+    expect(out.flatMap(e => (e.packet as { e: unknown[] }).e)).toHaveLength(1)
   })
 
   it('backs digest sync off while rounds find nothing, and syncs quickly again after a change', () => {
