@@ -179,6 +179,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       dial: async (peer, addrs) => { await host.dialPeer(peer, addrs) },
       isLive: alive
     })
+    transport.spare = peer => this.links.spare(peer)
     this.joiner = new Joiner(host.peerId, {
       locate: transport.locates ? async (addr, signal) => await transport.locate(addr, signal) : undefined,
       dial: async (addr, signal) => await host.dial(addr, signal),

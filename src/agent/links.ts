@@ -77,6 +77,16 @@ export class Links {
   }
 
   /**
+   * Whether a connection to `peer` may be closed: without it, this agent still has the live
+   * connections it wants (a connection dialled for one message, see libp2p-transport.ts).
+   */
+  spare (peer: string): boolean {
+    let have = 0
+    for (const p of this.deps.connected()) if (p !== peer && this.deps.isLive(p)) have++
+    return have >= this.want
+  }
+
+  /**
    * A member new to this agent arrived: links wait for the arrivals to settle (SETTLE_MS and a
    * share of SPREAD_MS), and are checked as soon as they have.
    */

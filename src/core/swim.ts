@@ -87,7 +87,7 @@ interface Probe {
   endAt: number
   indirect: boolean
   /**
-   * A ping of the target went over a stream (the fallback, or a hint's ping): 'pending' while
+   * A ping of the target went over a stream (the indirect probe's fallback): 'pending' while
    * it may still be answered, 'lost' once the transport could not hand it over (the dial was
    * refused or failed). Until then the probe waits for it, whatever the relays say.
    */
@@ -304,6 +304,9 @@ export class Swim {
     const out: Effect[] = []
     for (const p of [...this.probes.values()]) {
       if (p.target !== peer) continue
+      // A refused datagram still leaves the stream ping of the indirect probe to try: the
+      // member may advertise a UDP address that does not reach it (a wrong --advertise, NAT)
+      // while its TCP address does. A refused stream ping is not tried again.
       if (p.stream === 'pending') p.stream = 'lost'
       if (!p.indirect) out.push(...this.indirectProbe(p, now))
       // Nothing left that could be answered: every relay nacked and no stream ping is pending.
@@ -510,9 +513,6 @@ export class Swim {
   private startProbe (target: Row, now: number, hint: boolean): Effect[] {
     const seq = ++this.seq
     const dial = this.dialAllowance(target.rec.id)
-    // A hint (the connection closed) is checked over a stream: a dead process refuses the dial
-    // at once, where a datagram would wait out the probe timeout unanswered.
-    const overStream = hint && this.opts.streamFallback
     this.probes.set(seq, {
       seq,
       target: target.rec.id,
@@ -521,15 +521,15 @@ export class Swim {
       indirect: false,
       expectedNacks: 0,
       nacks: 0,
-      hint,
-      ...(overStream ? { stream: 'pending' as const } : {})
+      hint
     })
-    const ping = this.packetTo(target, overStream ? { t: 'ping', s: seq, to: target.rec.id, r: 1 } : { t: 'ping', s: seq, to: target.rec.id })
-    if (ping.kind !== 'send') return []
-    if (!overStream) return [{ ...ping, probe: true }]
-    // And a watched datagram beside it: its refusal comes back in a round trip, sooner than
-    // a dial's on a busy host; whichever is answered first acks the probe.
-    return [{ ...ping, stream: true }, watchedPing(target.rec.id, target.rec.addrs, seq)]
+    // A hint (the connection closed) is checked by a watched datagram too, not over a stream:
+    // a dead process's host refuses it within a round trip (the transport reports that as
+    // unreachable, as it would a refused dial), and a live member that closed a connection it
+    // had opened for one message (libp2p-transport.ts) just answers, where a stream ping would
+    // dial it again. Without datagrams the ping takes a stream anyway.
+    const ping = this.packetTo(target, { t: 'ping', s: seq, to: target.rec.id })
+    return ping.kind === 'send' ? [{ ...ping, probe: true }] : []
   }
 
   private indirectProbe (p: Probe, now: number): Effect[] {
@@ -549,8 +549,7 @@ export class Swim {
       : { t: 'preq', s: p.seq, to: p.target, a: [...target.rec.addrs] }))
     if (this.opts.streamFallback && p.stream !== 'lost') {
       // memberlist's TCP fallback: where datagrams are dropped between two hosts but
-      // connections pass, the target still answers, and is not taken for dead. (A hint's
-      // stream ping that was refused already is not tried again.)
+      // connections pass, the target still answers, and is not taken for dead.
       p.stream = 'pending'
       out.push({ kind: 'send', to: target.rec.id, addrs: target.rec.addrs, packet: { t: 'ping', s: p.seq, to: target.rec.id, r: 1 }, stream: true })
     }

@@ -22,11 +22,22 @@ const MAX_UDP_PEERS = 10_000
 /** Frames waiting for a stream to open, per peer; beyond this the oldest are dropped (best effort). */
 const MAX_QUEUED = 256
 
+/**
+ * A connection this agent dialled only to send a message (a push-pull too big for datagrams,
+ * a stream ping) is closed once nothing was sent on it for this long, if it is spare (see
+ * `spare`), as memberlist closes its TCP push-pull: otherwise the contact of a cluster whose
+ * state takes a stream stays connected to every agent that ever joined through it.
+ */
+const LINGER_MS = 10_000
+
 interface Outbound {
   queue: Uint8Array[]
   writing: boolean
   stream?: ReturnType<typeof lpStream>
   raw?: Stream
+  /** The stream's connection was opened for it (no connection to the peer before). */
+  dialled?: boolean
+  linger?: NodeJS.Timeout
 }
 
 type Handlers = { [E in keyof TransportEvents]: Set<TransportEvents[E]> }
@@ -45,6 +56,15 @@ export class Libp2pTransport implements Transport {
    * connection to it.
    */
   addressesOf: (peer: string) => readonly string[] = () => []
+
+  /**
+   * Whether the connection to `peer` may be closed: the agent has more than the links it wants
+   * without it (set by the agent from its Links).
+   */
+  spare: (peer: string) => boolean = () => false
+
+  /** Peers whose connections this agent is closing itself (not a hint that they are gone). */
+  private readonly closing = new Set<string>()
 
   private readonly hellos: Hellos | undefined
 
@@ -83,6 +103,7 @@ export class Libp2pTransport implements Transport {
     this.host.on('open', (peer, outbound) => { for (const h of this.handlers.up) h(peer, outbound) })
     this.host.on('disconnect', peer => {
       this.closeOutbound(peer)
+      if (this.closing.delete(peer)) return
       for (const h of this.handlers.down) h(peer)
     })
     await this.host.handleMessages((stream, peer) => { this.readLoop(stream, peer).catch(() => {}) })
@@ -91,6 +112,7 @@ export class Libp2pTransport implements Transport {
   stop (): void {
     this.stopped = true
     this.datagrams?.socket.close()
+    this.closing.clear()
     for (const peer of [...this.out.keys()]) this.closeOutbound(peer)
   }
 
@@ -191,6 +213,7 @@ export class Libp2pTransport implements Transport {
     try {
       while (o.queue.length > 0 && !this.stopped) {
         if (o.stream === undefined) {
+          o.dialled = !this.host.isConnected(peer)
           o.raw = await this.host.openMessages(peer, addrs, AbortSignal.timeout(3000))
           o.stream = lpStream(o.raw, { maxDataLength: MAX_MESSAGE_BYTES })
         }
@@ -199,6 +222,7 @@ export class Libp2pTransport implements Transport {
         this.counters.framesOut++
         this.counters.bytesOut += frame.byteLength
       }
+      if (o.dialled === true && !this.stopped) this.linger(peer, o)
     } catch {
       // The peer is unreachable or the stream broke: what was queued is lost, like datagrams.
       this.counters.dropped += o.queue.length
@@ -216,7 +240,22 @@ export class Libp2pTransport implements Transport {
     const o = this.out.get(peer)
     if (o === undefined) return
     this.out.delete(peer)
+    clearTimeout(o.linger)
     o.raw?.abort(new Error('peer gone'))
+  }
+
+  /** Close the connection `o` dialled once it has been idle for LINGER_MS, if it is spare then. */
+  private linger (peer: string, o: Outbound): void {
+    clearTimeout(o.linger)
+    o.linger = setTimeout(() => {
+      if (this.stopped || o.writing || o.queue.length > 0 || this.out.get(peer) !== o || !this.spare(peer)) return
+      this.closeOutbound(peer)
+      this.closing.add(peer)
+      // The disconnect comes while hanging up; should none come (the connection had closed
+      // already), the mark must not swallow a later, real one.
+      this.host.hangUp(peer).catch(() => {}).finally(() => { setTimeout(() => this.closing.delete(peer), 1000).unref() })
+    }, LINGER_MS)
+    o.linger.unref()
   }
 
   private async readLoop (stream: Stream, peer: string): Promise<void> {

@@ -64,6 +64,20 @@ describe('links', () => {
     expect(dialled).toEqual([])
   })
 
+  it('call a connection spare only while the others make up LINKS live members', () => {
+    const connected = ['m1', 'm2', 'm3', 'm4', 'm5']
+    const gone = new Set(['m5'])
+    const links = new Links({ connected: () => connected, randomMember: () => undefined, dial: async () => {}, isLive: p => !gone.has(p) })
+    // m1 ... m4 are live: a fifth connection, to a member or to a peer that is none, can go.
+    expect(links.spare('m5')).toBe(true)
+    expect(links.spare('m9')).toBe(true)
+    // Without m4 only three live members would be left.
+    expect(links.spare('m4')).toBe(false)
+    connected.push('m6')
+    expect(links.spare('m4')).toBe(true)
+    expect(LINKS).toBe(4)
+  })
+
   it('open at once when config is written here', () => {
     const { links, dialled } = keeper()
     links.arrived()

@@ -477,11 +477,13 @@ describe('SWIM state machine', () => {
     expect(c.status('n0', 'n3')).toBe('alive')
   })
 
-  it('with datagrams, a lost connection is checked over streams (the ping and the relays\' pings), where a refusal shows at once', () => {
+  it('with datagrams, a lost connection is checked by a watched datagram (no dial of a member that only closed it), the relays\' pings over streams too, where a refusal shows at once', () => {
     const b = cluster(5, { streamFallback: true })
     const n0 = b.nodes.get('n0') as Swim
-    const ping = n0.connectionLost('n4', b.now).find(e => e.kind === 'send')
-    expect(ping).toMatchObject({ to: 'n4', stream: true, packet: { t: 'ping', r: 1 } })
+    const sent = n0.connectionLost('n4', b.now).filter(e => e.kind === 'send')
+    expect(sent).toHaveLength(1)
+    expect(sent[0]).toMatchObject({ to: 'n4', probe: true, packet: { t: 'ping' } })
+    expect(sent[0]).not.toHaveProperty('stream')
     const preqs = n0.unreachable('n4', b.now).filter(e => e.kind === 'send' && e.packet.t === 'preq')
     expect(preqs.length).toBe(3)
     for (const e of preqs) {
@@ -492,17 +494,30 @@ describe('SWIM state machine', () => {
     }
   })
 
+  it('with datagrams, a member whose advertised UDP address refuses datagrams (a wrong --advertise) but whose TCP address answers stays alive', () => {
+    const b = cluster(2, { streamFallback: true })
+    const n0 = b.nodes.get('n0') as Swim
+    b.noDatagrams.add('n1')
+    b.run('n0', n0.connectionLost('n1', b.now))
+    // The watched ping comes back refused: n0 has no relays, and pings n1 over a stream, which it answers.
+    b.run('n0', n0.unreachable('n1', b.now))
+    b.advance(SWIM_DEFAULTS.probeIntervalMs)
+    expect(b.status('n0', 'n1')).toBe('alive')
+  })
+
   it('with datagrams, a kill -9 is suspected as soon as the stream pings are refused and the relays nack, not at the end of the interval', () => {
     const b = cluster(5, { streamFallback: true })
     const n0 = b.nodes.get('n0') as Swim
     b.down.add('n4')
     b.run('n0', n0.connectionLost('n4', b.now))
     expect(b.status('n0', 'n4')).toBe('alive')
-    // n0's stream ping is refused: it asks the relays (over streams), and tries no second stream ping.
+    // n0's watched ping is refused: it asks the relays (over streams), and pings n4 over a
+    // stream itself (its UDP address may be the wrong one); that dial is refused too.
     const asked = n0.unreachable('n4', b.now)
-    expect(asked.filter(e => e.kind === 'send' && e.to === 'n4')).toEqual([])
+    expect(asked.filter(e => e.kind === 'send' && e.to === 'n4')).toMatchObject([{ stream: true, packet: { t: 'ping', r: 1 } }])
     b.run('n0', asked)
     expect(b.status('n0', 'n4')).toBe('alive')
+    expect(n0.unreachable('n4', b.now).filter(e => e.kind === 'send' && e.to === 'n4')).toEqual([])
     // Their pings are refused too: they nack at once, and n0 suspects n4 without waiting.
     for (const relay of ['n1', 'n2', 'n3']) b.run(relay, (b.nodes.get(relay) as Swim).unreachable('n4', b.now))
     expect(b.status('n0', 'n4')).toBe('suspect')
