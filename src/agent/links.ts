@@ -62,9 +62,7 @@ export class Links {
   check (): void {
     if (Date.now() - this.lastArrival < this.waitMs) return
     const connected = new Set(this.deps.connected())
-    let have = 0
-    for (const p of connected) if (this.deps.isLive(p)) have++
-    const missing = this.want - have - this.dialing
+    const missing = this.want - this.liveAmong(connected) - this.dialing
     for (let i = 0, tries = 0; i < missing && tries < missing * 4; tries++) {
       const m = this.deps.randomMember()
       if (m === undefined) return
@@ -81,9 +79,14 @@ export class Links {
    * connections it wants (a connection dialled for one message, see libp2p-transport.ts).
    */
   spare (peer: string): boolean {
-    let have = 0
-    for (const p of this.deps.connected()) if (p !== peer && this.deps.isLive(p)) have++
-    return have >= this.want
+    return this.liveAmong(this.deps.connected(), peer) >= this.want
+  }
+
+  /** How many of `peers` (but `except`) are live members. */
+  private liveAmong (peers: Iterable<string>, except?: string): number {
+    let n = 0
+    for (const p of peers) if (p !== except && this.deps.isLive(p)) n++
+    return n
   }
 
   /**

@@ -137,7 +137,9 @@ export class DatagramSocket {
     const toBytes = Buffer.from(to, 'utf8')
     const head = 4 + this.selfBytes.length + toBytes.length
     const sealing = this.key === undefined ? 0 : NONCE_BYTES + TAG_BYTES
-    if (head + payload.byteLength + (to === '' ? SIG_BYTES : MAC_BYTES) + sealing > MAX_DATAGRAM_BYTES || this.selfBytes.length > 255 || toBytes.length > 255) return false
+    // Too big even with the shortest authenticator: refused before any crypto. The exact size
+    // is checked below, once it is known whether a tag or a signature goes.
+    if (head + payload.byteLength + MAC_BYTES + sealing > MAX_DATAGRAM_BYTES || this.selfBytes.length > 255 || toBytes.length > 255) return false
     const plain = Buffer.allocUnsafe(head + payload.byteLength + SIG_BYTES)
     plain[0] = to === '' ? SIGNED : TAGGED
     plain[1] = channel

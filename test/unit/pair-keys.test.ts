@@ -43,8 +43,8 @@ describe('pair keys', () => {
     const a = await identity()
     const keys = new PairKeys(a.id, a.seed)
     expect(keys.tag('not a peer id', Buffer.from('x'))).toBeUndefined()
-    const rsa = peerIdFromPrivateKey(await generateKeyPair('secp256k1')).toString()
-    expect(keys.tag(rsa, Buffer.from('x'))).toBeUndefined()
+    const secp256k1 = peerIdFromPrivateKey(await generateKeyPair('secp256k1')).toString()
+    expect(keys.tag(secp256k1, Buffer.from('x'))).toBeUndefined()
     expect(montgomeryPublic(Buffer.alloc(31))).toBeUndefined()
     // y = 1: the neutral point, whose Montgomery form is the point at infinity.
     const one = Buffer.alloc(32); one[0] = 1
