@@ -63,6 +63,9 @@ export class Libp2pTransport implements Transport {
    */
   spare: (peer: string) => boolean = () => false
 
+  /** Peers whose connections this agent is closing itself (not a hint that they are gone). */
+  private readonly closing = new Set<string>()
+
   private readonly hellos: Hellos | undefined
 
   /** `datagrams`: the bound UDP socket and the address this agent advertises for it. */
@@ -100,6 +103,7 @@ export class Libp2pTransport implements Transport {
     this.host.on('open', (peer, outbound) => { for (const h of this.handlers.up) h(peer, outbound) })
     this.host.on('disconnect', peer => {
       this.closeOutbound(peer)
+      if (this.closing.delete(peer)) return
       for (const h of this.handlers.down) h(peer)
     })
     await this.host.handleMessages((stream, peer) => { this.readLoop(stream, peer).catch(() => {}) })
@@ -108,6 +112,7 @@ export class Libp2pTransport implements Transport {
   stop (): void {
     this.stopped = true
     this.datagrams?.socket.close()
+    this.closing.clear()
     for (const peer of [...this.out.keys()]) this.closeOutbound(peer)
   }
 
@@ -244,10 +249,11 @@ export class Libp2pTransport implements Transport {
     clearTimeout(o.linger)
     o.linger = setTimeout(() => {
       if (this.stopped || o.writing || o.queue.length > 0 || this.out.get(peer) !== o || !this.spare(peer)) return
-      // The disconnect that follows is reported like any other: membership checks the peer with
-      // one datagram ping (a lost connection is a hint), which it answers.
       this.closeOutbound(peer)
-      this.host.hangUp(peer).catch(() => {})
+      this.closing.add(peer)
+      // The disconnect comes while hanging up; should none come (the connection had closed
+      // already), the mark must not swallow a later, real one.
+      this.host.hangUp(peer).catch(() => {}).finally(() => { setTimeout(() => this.closing.delete(peer), 1000).unref() })
     }, LINGER_MS)
     o.linger.unref()
   }
