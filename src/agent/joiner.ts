@@ -3,7 +3,8 @@
 // lost; at a random moment within 5 s while other members keep it joined), with exponential
 // backoff (1 s doubling to 30 s). Like Serf's retry-join, it never gives
 // up: the peer may simply not be up yet. For the first FAST_TRY_MS of trying an address it
-// retries every second instead: agents started together with their contact (a host booting, a
+// retries every second instead (every FASTEST_RETRY_MS in the first FASTEST_TRY_MS, while the
+// agent is in no cluster yet): agents started together with their contact (a host booting, a
 // test cluster) would otherwise back off to 16 s while the contact loads, and join that much
 // later.
 //
@@ -51,8 +52,17 @@ const MAX_EXCHANGE_BACKOFF_MS = 8000
  * buried again: at N = 50 started at once, the contact was declared failed three times in 8 s.
  */
 const LOST_SPREAD_MS = 5000
+/**
+ * An address that cannot be reached in its first seconds is tried again this soon. 30 agents
+ * started at once with their contact share the CPU with it, which binds its ports 1-3 s after
+ * its start: a joiner that came first waited up to a second more after that, at a second per
+ * try, and the last of them joined that much later. A try whose contact is not up costs a
+ * datagram and a refused connection.
+ */
+const FASTEST_RETRY_MS = 250
+const FASTEST_TRY_MS = 10_000
 /** Period of the check for a target due for a try, while one does not hold. */
-const CHECK_MS = 500
+const CHECK_MS = FASTEST_RETRY_MS
 /**
  * A hello's wait for its answer (it asks again meanwhile) before a dial: a loaded contact may
  * take a while, and a dial costs it a handshake.
@@ -135,8 +145,11 @@ export class Joiner {
           if (!t.warned) this.logger('warn', 'join', 'cannot reach join address; retrying with backoff', { addr: t.addr.toString(), error: (err as Error).message })
           t.warned = true
           t.failingSince ??= Date.now()
-          t.nextTry = Date.now() + t.backoffMs
-          if (Date.now() - t.failingSince >= FAST_TRY_MS) t.backoffMs = Math.min(t.backoffMs * 2, MAX_BACKOFF_MS)
+          const failing = Date.now() - t.failingSince
+          // Only an agent in no cluster yet is in a hurry: a contact lost later (perhaps dead
+          // for good) is not hammered by every member that used it.
+          t.nextTry = Date.now() + (failing < FASTEST_TRY_MS && !this.paths.joined() ? FASTEST_RETRY_MS : t.backoffMs)
+          if (failing >= FAST_TRY_MS) t.backoffMs = Math.min(t.backoffMs * 2, MAX_BACKOFF_MS)
         })
         .finally(() => { t.trying = false })
     }

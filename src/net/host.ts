@@ -17,6 +17,7 @@ import type { AddressCheck } from './allow.js'
 import { MAX_MESSAGE_BYTES } from './codec.js'
 import type { MdnsDiscovery, MdnsPacing } from './mdns-discovery.js'
 import { fnv1a } from '../core/hash.js'
+import { noiseCrypto } from './noise-crypto.js'
 import { patchTcpWrites, patchYamuxWindowUpdates } from './stack-tuning.js'
 
 /** A cheap content id for gossipsub's duplicate check (two FNV-1a hashes over the bytes). */
@@ -132,7 +133,7 @@ export class Host extends EventEmitter<HostEvents> {
       privateKey: opts.privateKey,
       addresses: { listen: [opts.listen.toString()] },
       transports: [tcp()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: noiseCrypto })],
       streamMuxers: [yamux()],
       // libp2p accepts 5 new connections a second per remote host and upgrades 10 at once by
       // default: agents that start together on one host (a test cluster, a container host

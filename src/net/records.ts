@@ -9,12 +9,14 @@ import type { RecordCodec, SignedRecord } from '../core/swim.js'
 import { decode, encode } from './codec.js'
 import { ed25519PublicKey, PerPeer } from './per-peer.js'
 
-const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex')
-
-/** A node:crypto key object for a libp2p Ed25519 private key (raw = 32-byte seed + 32-byte public key). */
+/**
+ * A node:crypto key object for a libp2p Ed25519 private key, imported as a JWK: Node 20's
+ * OpenSSL takes 450 µs to import a private key from DER, a tenth of that from a JWK.
+ */
 export function signingKey (key: PrivateKey): KeyObject {
   if (key.type !== 'Ed25519') throw new Error('member records need an Ed25519 identity')
-  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, key.raw.subarray(0, 32)]), format: 'der', type: 'pkcs8' })
+  const jwk = { kty: 'OKP', crv: 'Ed25519', d: Buffer.from(key.raw.subarray(0, 32)).toString('base64url'), x: Buffer.from(key.publicKey.raw).toString('base64url') }
+  return createPrivateKey({ key: jwk, format: 'jwk' })
 }
 
 export class Records implements RecordCodec {

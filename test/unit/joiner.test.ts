@@ -1,7 +1,8 @@
 // The joiner with stand-in paths (fake timers): a contact that answers hellos but is slow to
 // send its state (a loaded contact: every agent of a host that booted joined it at once) is
-// asked for that state again later each time, not every second; one that stops answering is
-// retried every second at first, like Serf's retry-join; one lost while other members keep
+// asked for that state again later each time, not every second; one that does not answer is
+// retried every 250 ms at first while this agent is alone, then every second, like Serf's
+// retry-join; one lost while other members keep
 // this agent joined is reached again at a random moment, not by every joiner at once.
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -42,6 +43,35 @@ describe('joiner', () => {
     await vi.advanceTimersByTimeAsync(30_000)
     joiner.stop()
     expect(exchanges).toBe(2)
+  })
+
+  it('tries an address nobody answers at every 250 ms for 10 s while alone, then every second, then with backoff', async () => {
+    for (const joined of [false, true]) {
+      const tries: number[] = []
+      const t0 = Date.now()
+      const joiner = new Joiner('self', {
+        locate: async () => undefined,
+        dial: async () => { tries.push(Date.now() - t0); throw new Error('connection refused') },
+        exchange: () => { throw new Error('no exchange expected') },
+        holds: () => false,
+        joined: () => joined
+      }, [addr], () => {})
+      joiner.start()
+      await vi.advanceTimersByTimeAsync(40_000)
+      joiner.stop()
+      const gaps = tries.slice(1).map((t, i) => t - tries[i])
+      const after = (ms: number): number[] => gaps.filter((_g, i) => tries[i] >= ms && tries[i] < ms + 5000)
+      if (!joined) {
+        // The check runs every 250 ms: a try is due 250 ms after the last failed one.
+        expect(gaps.filter((_g, i) => tries[i] < 9500).every(g => g === 250)).toBe(true)
+        expect(after(15_000).every(g => g === 1000)).toBe(true)
+      } else {
+        // Joined through other members: no hurry, a second apart from the start.
+        expect(gaps.filter((_g, i) => tries[i] < 25_000).every(g => g === 1000)).toBe(true)
+      }
+      // Past 30 s of failing, the backoff doubles.
+      expect(after(31_000).some(g => g >= 2000)).toBe(true)
+    }
   })
 
   /** A joiner whose contact answered once; `state` says whether it holds and whether others keep this agent joined. */

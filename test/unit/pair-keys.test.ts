@@ -3,7 +3,7 @@
 // peer id are derived once and kept in a bounded cache.
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { createPublicKey } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { MAC_BYTES, montgomeryPrivate, montgomeryPublic, PairKeys } from '../../src/net/pair-keys.js'
 import { PerPeer } from '../../src/net/per-peer.js'
@@ -14,11 +14,21 @@ async function identity (): Promise<{ id: string, seed: Uint8Array, pub: Uint8Ar
 }
 
 describe('pair keys', () => {
-  it('maps an Ed25519 public key to the X25519 public key of the same seed', async () => {
+  it('maps an Ed25519 key pair to the X25519 key pair of the same scalar', async () => {
+    // The X25519 key of the scalar Ed25519 signs with, imported from DER: another path than
+    // montgomeryPrivate's JWK, which carries montgomeryPublic's result beside the scalar.
+    const fromDer = (seed: Uint8Array) => createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), createHash('sha512').update(seed).digest().subarray(0, 32)]),
+      format: 'der',
+      type: 'pkcs8'
+    })
+    const other = createPublicKey(fromDer((await identity()).seed))
     for (let i = 0; i < 20; i++) {
       const { seed, pub } = await identity()
-      const x = createPublicKey(montgomeryPrivate(seed)).export({ format: 'jwk' }).x
-      expect(montgomeryPublic(pub)?.toString('base64url')).toBe(x)
+      const der = fromDer(seed)
+      expect(montgomeryPublic(pub)?.toString('base64url')).toBe(createPublicKey(der).export({ format: 'jwk' }).x)
+      const jwk = montgomeryPrivate(seed, pub)
+      expect(diffieHellman({ privateKey: jwk, publicKey: other }).equals(diffieHellman({ privateKey: der, publicKey: other }))).toBe(true)
     }
   })
 
