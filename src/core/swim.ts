@@ -140,6 +140,18 @@ const QUIET_FIELDS = new Set(['counter', 'metrics', 'sentAt'])
  */
 const SYNC_BACKOFF_MAX = 8
 
+/**
+ * The share of syncIntervalMs after which a digest round follows news (a change of the table,
+ * or a member that found a difference with this one) once rounds had stretched: 0.24-0.36 s by
+ * default; the first round after the start comes as soon (0.15-0.45 s). Digest rounds carry
+ * most of a join burst. In the simulator (8 seeds), agents that all join at once all see all
+ * after a median of 0.80 s at N = 30 and 1.03 s at N = 100 this way, against 1.63 s and 2.10 s
+ * when news waited a whole period (0.8-1.2 s, the first round 0.5-1.5 s after the start). An idle
+ * cluster has no news and keeps its stretched rounds; at 5 % loss (N = 100, 6 seeds) an agent
+ * sent 2,499 bytes/s against 2,339, within the seeds' spread (1,686-3,398).
+ */
+const NEWS_SYNC_SHARE = 0.3
+
 /** True when `b` differs from `a` only in load metrics (and the stamp and counter every version has). */
 function metricsOnly (a: Heartbeat, b: Heartbeat): boolean {
   const x = a as unknown as Record<string, unknown>
@@ -202,7 +214,7 @@ export class Swim {
     this.addRow(this.self)
     this.nextProbeAt = now + opts.probeIntervalMs * deps.rng()
     this.nextGossipAt = now + opts.gossipIntervalMs
-    this.nextSyncAt = now + opts.syncIntervalMs * (0.5 + deps.rng())
+    this.nextSyncAt = now + opts.syncIntervalMs * NEWS_SYNC_SHARE * (0.5 + deps.rng())
     this.nextReapAt = now + 10_000
     this.nextReconnectAt = now + opts.reconnectIntervalMs
   }
@@ -1012,7 +1024,7 @@ export class Swim {
   /** Something differs between members: digest rounds at the base period again, the next one soon. */
   private syncFound (now: number): void {
     if (!this.syncPace.news()) return
-    this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs * (0.8 + 0.4 * this.deps.rng()))
+    this.nextSyncAt = Math.min(this.nextSyncAt, now + this.opts.syncIntervalMs * NEWS_SYNC_SHARE * (0.8 + 0.4 * this.deps.rng()))
   }
 
   private setRecord (r: Row, rec: Heartbeat, signed: SignedRecord): void {
