@@ -34,6 +34,7 @@ import type { AgentApi } from './api.js'
 import { ChangeIndex, type ChangeKind } from './change-index.js'
 import { ConfigReplica } from './config-replica.js'
 import { CustomMetrics } from '../core/custom-metrics.js'
+import { MetricsPace } from '../core/metrics-pace.js'
 import { Controller } from './controller.js'
 import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
@@ -106,6 +107,9 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** The co-located service's own metrics, carried in this agent's member record. */
   readonly custom = new CustomMetrics()
   private publishedCustom: Readonly<Record<string, number>> = {}
+  private readonly metricsPace = new MetricsPace()
+  /** A metrics-only version held back by the pace. */
+  private metricsTimer: NodeJS.Timeout | undefined
   readonly controller: Controller
   private readonly links: Links
   private readonly joiner: Joiner
@@ -171,7 +175,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     }, opts.antiEntropyMs)
     this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() })
     this.quarantine = new Quarantine(this.config, opts.tombstoneTtlMs, opts.dataDir, logger)
-    this.load = new LoadReporter(() => this.publishSelf())
+    this.load = new LoadReporter(() => this.publishMetrics())
     const alive = (peer: string): boolean => isLive(this.membership.get(peer))
     this.links = new Links({
       connected: () => host.connectedPeers(),
@@ -443,6 +447,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    clearTimeout(this.metricsTimer)
     this.load.stop()
     this.local.stop()
     this.joiner.stop()
@@ -497,7 +502,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     this.load.start()
     // The service's own metrics follow the same rule as the load (CustomMetrics.published):
     // a new record version only when the published set changed.
-    this.every(() => 5000, () => { if (this.custom.published(Date.now()) !== this.publishedCustom) this.publishSelf() })
+    this.every(() => 5000, () => { if (this.custom.published(Date.now()) !== this.publishedCustom) this.publishMetrics() })
     this.every(() => Math.min(60_000, this.opts.tombstoneTtlMs / 2), async () => {
       const n = await this.config.collectTombstones(this.opts.tombstoneTtlMs)
       if (n > 0) this.logger('info', 'config', 'collected tombstones', { count: n })
@@ -598,9 +603,25 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     loop()
   }
 
+  /** Metrics moved: a new version of our record now, or when the cluster's pace allows (metrics-pace.ts). */
+  private publishMetrics (): void {
+    if (this.stopped || this.metricsTimer !== undefined) return
+    const wait = this.metricsPace.wait(Date.now(), this.membership.swim.liveCount)
+    if (wait === 0) {
+      this.publishSelf()
+      return
+    }
+    this.metricsTimer = setTimeout(() => {
+      this.metricsTimer = undefined
+      this.publishMetrics()
+    }, wait)
+    this.metricsTimer.unref()
+  }
+
   /** A new version of our record: services and their health, rounded load and custom metrics, addresses. */
   private publishSelf (): void {
     if (this.stopped) return
+    this.metricsPace.sent(Date.now())
     this.publishedCustom = this.custom.published(Date.now())
     this.membership.update({
       services: this.local.list(),

@@ -1,5 +1,6 @@
 // The one place the control loop reads members' metrics from the membership layer: they ride
-// in member records, republished when a value moves by more than 10 % or after 30 s.
+// in member records, republished when a value moves by more than 10 % or after 30 s (further
+// apart in clusters above 50 members: core/metrics-pace.ts).
 import type { MemberMetrics } from '../core/aggregate.js'
 import type { Agent } from './agent.js'
 import type { ControlHost } from './controller.js'
@@ -34,8 +35,9 @@ export function memberMetrics (agent: Agent): MemberMetrics[] {
       alive: m.status === 'alive',
       services: hb.services,
       metrics,
-      // A live member's record is current by the publication rule (a moved value is sent at
-      // once); for others, what was last heard of them.
+      // A live member's record is current by the publication rule (a moved value is sent
+      // within the metrics pace's gap: 10 s up to 50 members, N × 200 ms above,
+      // core/metrics-pace.ts); for others, what was last heard of them.
       at: hb.id === agent.id || m.status === 'alive' ? now : Math.round(m.lastSeen + wallOffset)
     }
   })

@@ -1,7 +1,8 @@
 // Load metrics carried in this agent's member record, off the hot path: sampled every 5 s,
 // rounded, and published (a new record version, which every member pulls by digest sync) only
 // when a value moved by more than 10 % and more than its rounding step, or 30 s passed with
-// some change, and never twice within 10 s. Per-second metrics in gossip cost every member
+// some change, and never twice within 10 s (further apart above 50 members: the agent paces
+// them by cluster size, core/metrics-pace.ts). Per-second metrics in gossip cost every member
 // O(N) work per second; ScyllaDB moved to this rule after they broke a 50-node cluster.
 import { freemem, loadavg, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'

@@ -1,5 +1,6 @@
-// `npm run sim -- --n N [--loss P] [--seconds S] [--seed X] [--json]`: one simulated cluster,
-// printed as a table row (or one JSON object), with the run's wall time and peak heap.
+// `npm run sim -- --n N [--loss P] [--seconds S] [--seed X] [--metrics paced|unpaced] [--json]`:
+// one simulated cluster, printed as a table row (or one JSON object), with the run's wall time
+// and peak heap. `--metrics` makes every agent's load move all the time (see SimOptions).
 // package.json runs it with a 128 MiB semi-space (--max-semi-space-size): at N = 1,000 the
 // default one is collected so often that GC took a sixth of the CPU.
 import { parseArgs } from 'node:util'
@@ -11,6 +12,7 @@ const { values } = parseArgs({
     loss: { type: 'string', default: '0' },
     seconds: { type: 'string', default: '60' },
     seed: { type: 'string', default: '1' },
+    metrics: { type: 'string' },
     json: { type: 'boolean', default: false }
   }
 })
@@ -18,15 +20,17 @@ const n = Number(values.n)
 const loss = Number(values.loss)
 const seconds = Number(values.seconds)
 const seed = Number(values.seed)
-if (!(Number.isInteger(n) && n >= 2 && n <= 100_000) || !(loss >= 0 && loss < 1) || !(seconds >= 15) || !Number.isInteger(seed)) {
-  process.stderr.write('usage: npm run sim -- --n N (>= 2) [--loss P (0..1)] [--seconds S (>= 15)] [--seed X] [--json]\n')
+const metrics = values.metrics
+if (!(Number.isInteger(n) && n >= 2 && n <= 100_000) || !(loss >= 0 && loss < 1) || !(seconds >= 15) || !Number.isInteger(seed) ||
+  !(metrics === undefined || metrics === 'paced' || metrics === 'unpaced')) {
+  process.stderr.write('usage: npm run sim -- --n N (>= 2) [--loss P (0..1)] [--seconds S (>= 15)] [--seed X] [--metrics paced|unpaced] [--json]\n')
   process.exit(2)
 }
 
 let peakHeap = 0
 const sampler = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed) }, 200)
 const started = performance.now()
-const r = await simulate({ n, loss, seconds, seed })
+const r = await simulate({ n, loss, seconds, seed, metrics })
 clearInterval(sampler)
 peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
 const wallMs = Math.round(performance.now() - started)

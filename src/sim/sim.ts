@@ -5,6 +5,7 @@
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Heartbeat } from '../core/heartbeat.js'
+import { MetricsPace } from '../core/metrics-pace.js'
 import { DEFAULT_QUOTA } from '../core/quota.js'
 import { SWIM_DEFAULTS, type SwimOptions } from '../core/swim-options.js'
 import type { SignedRecord } from '../core/swim.js'
@@ -27,6 +28,12 @@ export interface SimOptions {
   crashes?: number
   /** Config anti-entropy period, ms. @default 3000 */
   antiEntropyMs?: number
+  /**
+   * Every agent's load moves at every 5 s sample (the worst case for metrics in records): a new
+   * record version as often as the agent allows: 10 s apart (the load's own rule), and
+   * 'paced' by cluster size as agents do (core/metrics-pace.ts) or 'unpaced'. @default none
+   */
+  metrics?: 'paced' | 'unpaced'
 }
 
 export interface SimResult {
@@ -255,6 +262,8 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   // N simultaneous joins: agent 0 starts, then every other within 100 ms joins it.
   for (const a of agents) net.schedule(a.index === 0 ? 0 : 1 + net.rng() * 100, () => startAgent(net, a, agents[0]))
 
+  if (o.metrics !== undefined) churnMetrics(net, agents, o.metrics, S)
+
   // Cost is measured in the steady window, after the join burst has died down.
   const windowStart = S / 2
   const windowEnd = S * 0.75
@@ -319,6 +328,32 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
     configP99Ms: fin(quantile(padded, 0.99))
   }
 }
+
+/** Each agent's load sampled every 5 s, always moved, published when its pace allows. */
+function churnMetrics (net: MemoryNetwork, agents: SimAgent[], mode: 'paced' | 'unpaced', until: number): void {
+  for (const a of agents) {
+    const pace = new MetricsPace()
+    let cpu = 0
+    const sample = (): void => {
+      if (a.node.crashed || net.now >= until) return
+      const now = net.now
+      // The load's own rule keeps versions 10 s apart; agents also pace them by cluster size.
+      const own = Math.max(0, (lastAt.get(a) ?? -Infinity) + LOAD_GAP_MS - now)
+      const wait = mode === 'paced' ? Math.max(own, pace.wait(now, a.live.size)) : own
+      if (wait === 0) {
+        cpu = (cpu + 0.25) % 1
+        a.membership.update({ metrics: { cpu, rss: 60_000_000, memFree: 1e9, memTotal: 4e9, load1: 0.2, netTx: 0, netRx: 0 } })
+        pace.sent(now)
+        lastAt.set(a, now)
+      }
+      net.schedule(5000, sample, a.node)
+    }
+    net.schedule(5000 + net.rng() * 5000, sample, a.node)
+  }
+}
+/** The load's own gap between versions (agent/metrics.ts). */
+const LOAD_GAP_MS = 10_000
+const lastAt = new WeakMap<SimAgent, number>()
 
 function round1 (x: number): number {
   return Math.round(x * 10) / 10
