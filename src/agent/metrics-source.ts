@@ -36,8 +36,8 @@ export function memberMetrics (agent: Agent): MemberMetrics[] {
       services: hb.services,
       metrics,
       // A live member's record is current by the publication rule (a moved value is sent
-      // within the metrics pace's gap: 10 s up to 50 members, N × 200 ms above,
-      // core/metrics-pace.ts); for others, what was last heard of them.
+      // within 10 s up to 50 members, within N × 200 ms above: core/metrics-pace.ts); for
+      // others, what was last heard of them.
       at: hb.id === agent.id || m.status === 'alive' ? now : Math.round(m.lastSeen + wallOffset)
     }
   })

@@ -38,9 +38,9 @@ export interface SwimOptions {
   /**
    * Period of the digest exchange with one random member (bucket hashes of every member's
    * version; records flow only for buckets that differ). Rounds that find nothing double the
-   * period, up to 8 times this; any change or difference brings it back, with the next round
-   * within a third of it, so joins converge fast while an idle cluster pays one small message
-   * per agent every few seconds.
+   * period, up to 8 times this; any change or difference brings it back (the next round
+   * within a third of it while members are arriving), so joins converge fast while an idle
+   * cluster pays one small message per agent every few seconds.
    * @default 1000
    */
   syncIntervalMs: number

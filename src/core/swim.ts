@@ -148,8 +148,9 @@ const SYNC_BACKOFF_MAX = 8
  * as soon (0.15-0.45 s). Digest rounds carry most of a join burst. In the simulator (8 seeds),
  * agents that all join at once all see all after a median of 0.80 s at N = 30 and 1.03 s at
  * N = 100 this way, against 1.63 s and 2.10 s before. Only while members arrive: an idle
- * cluster's news is records that changed (load metrics), which gossip carries, and 50 real
- * agents sent 11 % more messages when every change brought a round forward this much.
+ * cluster's news is records that changed (load metrics, which digest rounds carry at their
+ * base period), and 50 real agents sent 11 % more messages when every change brought a round
+ * forward this much.
  */
 const NEWS_SYNC_SHARE = 0.3
 const ARRIVALS_MS = 5000

@@ -329,31 +329,32 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   }
 }
 
-/** Each agent's load sampled every 5 s, always moved, published when its pace allows. */
+/** Each agent's load sampled every 5 s, always moved, published when its rules allow. */
 function churnMetrics (net: MemoryNetwork, agents: SimAgent[], mode: 'paced' | 'unpaced', until: number): void {
   for (const a of agents) {
     const pace = new MetricsPace()
+    let lastAt = Number.NEGATIVE_INFINITY
     let cpu = 0
     const sample = (): void => {
       if (a.node.crashed || net.now >= until) return
       const now = net.now
       // The load's own rule keeps versions 10 s apart; agents also pace them by cluster size.
-      const own = Math.max(0, (lastAt.get(a) ?? -Infinity) + LOAD_GAP_MS - now)
+      const own = Math.max(0, lastAt + LOAD_GAP_MS - now)
       const wait = mode === 'paced' ? Math.max(own, pace.wait(now, a.live.size)) : own
       if (wait === 0) {
         cpu = (cpu + 0.25) % 1
         a.membership.update({ metrics: { cpu, rss: 60_000_000, memFree: 1e9, memTotal: 4e9, load1: 0.2, netTx: 0, netRx: 0 } })
         pace.sent(now)
-        lastAt.set(a, now)
+        lastAt = now
       }
       net.schedule(5000, sample, a.node)
     }
     net.schedule(5000 + net.rng() * 5000, sample, a.node)
   }
 }
+
 /** The load's own gap between versions (agent/metrics.ts). */
 const LOAD_GAP_MS = 10_000
-const lastAt = new WeakMap<SimAgent, number>()
 
 function round1 (x: number): number {
   return Math.round(x * 10) / 10
