@@ -110,6 +110,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   private readonly metricsPace = new MetricsPace()
   /** A metrics-only version held back by the pace. */
   private metricsTimer: NodeJS.Timeout | undefined
+  /** Metrics moved since the record's last version (one for another reason carries them too). */
+  private metricsDirty = false
   readonly controller: Controller
   private readonly links: Links
   private readonly joiner: Joiner
@@ -605,7 +607,9 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
 
   /** Metrics moved: a new version of our record now, or when the cluster's pace allows (metrics-pace.ts). */
   private publishMetrics (): void {
-    if (this.stopped || this.metricsTimer !== undefined) return
+    if (this.stopped) return
+    this.metricsDirty = true
+    if (this.metricsTimer !== undefined) return
     const wait = this.metricsPace.wait(Date.now(), this.membership.swim.liveCount)
     if (wait === 0) {
       this.publishSelf()
@@ -613,7 +617,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
     }
     this.metricsTimer = setTimeout(() => {
       this.metricsTimer = undefined
-      this.publishMetrics()
+      if (this.metricsDirty) this.publishMetrics()
     }, wait)
     this.metricsTimer.unref()
   }
@@ -621,6 +625,7 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
   /** A new version of our record: services and their health, rounded load and custom metrics, addresses. */
   private publishSelf (): void {
     if (this.stopped) return
+    this.metricsDirty = false
     this.metricsPace.sent(Date.now())
     this.publishedCustom = this.custom.published(Date.now())
     this.membership.update({
