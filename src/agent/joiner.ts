@@ -61,8 +61,6 @@ const LOST_SPREAD_MS = 5000
  */
 const FASTEST_RETRY_MS = 250
 const FASTEST_TRY_MS = 10_000
-/** Period of the check for a target due for a try, while one does not hold. */
-const CHECK_MS = FASTEST_RETRY_MS
 /**
  * A hello's wait for its answer (it asks again meanwhile) before a dial: a loaded contact may
  * take a while, and a dial costs it a handshake.
@@ -115,11 +113,13 @@ export class Joiner {
     this.timer = undefined
     if (this.abort.signal.aborted) return
     const now = Date.now()
-    // Retries are a second or more apart (the backoff); a lost contact is tried again at once
-    // (lost). While every address holds nothing wakes the agent for them.
-    if (this.targets.some(t => t.trying || !this.holds(t))) this.timer = setTimeout(() => this.check(), CHECK_MS)
+    let wake = Number.POSITIVE_INFINITY
     for (const t of this.targets) {
-      if (t.trying || now < t.nextTry || this.holds(t)) continue
+      if (t.trying || this.holds(t)) continue
+      if (now < t.nextTry) {
+        wake = Math.min(wake, t.nextTry)
+        continue
+      }
       t.trying = true
       this.reach(t)
         .then(peer => {
@@ -151,8 +151,15 @@ export class Joiner {
           t.nextTry = Date.now() + (failing < FASTEST_TRY_MS && !this.paths.joined() ? FASTEST_RETRY_MS : t.backoffMs)
           if (failing >= FAST_TRY_MS) t.backoffMs = Math.min(t.backoffMs * 2, MAX_BACKOFF_MS)
         })
-        .finally(() => { t.trying = false })
+        .finally(() => {
+          t.trying = false
+          this.check()
+        })
     }
+    // The agent wakes when the next try is due (a try in flight checks again when it ends); a
+    // lost contact is tried again at once (`lost`). While every address holds nothing wakes
+    // the agent for them, and a dead contact backed off to 30 s wakes it every 30 s.
+    if (wake !== Number.POSITIVE_INFINITY) this.timer = setTimeout(() => this.check(), wake - now)
   }
 
   /** One try: a hello, then a dial if nobody answered it; resolves the contact's peer id. */

@@ -183,8 +183,7 @@ export class Swim {
   private readonly syncPace = new IdlePace(SYNC_BACKOFF_MAX)
   /** The digest changed since the sync pace last looked: the next round should come soon. */
   private digestChanged = false
-  /** A member this agent did not list before was added since the last paceSync. */
-  private arrived = false
+  /** When a member this agent did not list before was last added (this agent itself at the start). */
   private lastArrivalAt = Number.NEGATIVE_INFINITY
   private nextReapAt: number
   private readonly probes = new Map<number, Probe>()
@@ -217,7 +216,7 @@ export class Swim {
   constructor (self: Heartbeat, private readonly opts: SwimOptions, private readonly deps: SwimDeps, now: number) {
     this.awareness = new Awareness(opts.awarenessMax)
     this.self = this.newRow(self, deps.records.sign(self), 'alive', now)
-    this.addRow(this.self)
+    this.addRow(this.self, now)
     this.nextProbeAt = now + opts.probeIntervalMs * deps.rng()
     this.nextGossipAt = now + opts.gossipIntervalMs
     this.nextSyncAt = now + opts.syncIntervalMs * NEWS_SYNC_SHARE * (0.5 + deps.rng())
@@ -689,7 +688,7 @@ export class Swim {
       const status = rec.status === 'left' ? 'left' : ended ? (forced ? 'left' : 'failed') : 'alive'
       const row = this.newRow(rec, signed, status, now)
       if (ended) row.sv = failedAt as Version
-      this.addRow(row)
+      this.addRow(row, now)
       if (row.status === 'alive') this.live++
       // A newcomer goes into the probe list at a random place (memberlist does the same).
       const at = this.probeIndex + Math.floor(this.deps.rng() * (this.probeList.length - this.probeIndex + 1))
@@ -857,8 +856,8 @@ export class Swim {
     if (named?.size === 0) this.names.delete(r.rec.name)
   }
 
-  private addRow (r: Row): void {
-    this.arrived = true
+  private addRow (r: Row, now: number): void {
+    this.lastArrivalAt = now
     this.rows.set(r.rec.id, r)
     if (r.status === 'failed') this.failed.add(r)
     this.idIndex.set(r.rec.id, this.ids.length)
@@ -1023,10 +1022,6 @@ export class Swim {
 
   /** After a call that may have changed the table: a change is news to sync quickly. */
   private paceSync (now: number): void {
-    if (this.arrived) {
-      this.arrived = false
-      this.lastArrivalAt = now
-    }
     if (!this.digestChanged) return
     this.digestChanged = false
     this.syncFound(now)

@@ -6,42 +6,45 @@
 // this agent joined is reached again at a random moment, not by every joiner at once.
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { Joiner } from '../../src/agent/joiner.js'
+import { Joiner, type JoinPaths } from '../../src/agent/joiner.js'
 
 beforeEach(() => { vi.useFakeTimers() })
 afterEach(() => { vi.useRealTimers() })
 
 const addr = multiaddr('/ip4/127.0.0.1/tcp/7946')
 
+/** A joiner of `addr` whose contact answers hellos and never holds, unless `paths` says otherwise. */
+function joiner (paths: Partial<JoinPaths>, rng?: () => number): Joiner {
+  return new Joiner('self', {
+    locate: async () => ({ peer: 'contact', addrs: [] }),
+    dial: async () => { throw new Error('no dial expected') },
+    exchange: () => {},
+    holds: () => false,
+    joined: () => false,
+    ...paths
+  }, [addr], () => {}, rng)
+}
+
 describe('joiner', () => {
   it('asks a contact that answers but is not yet a member here for its state again at 1, 2, 4 and then every 8 s', async () => {
     const exchanges: number[] = []
     const t0 = Date.now()
-    const joiner = new Joiner('self', {
+    const j = joiner({
       locate: async () => ({ peer: 'contact', addrs: ['/ip4/127.0.0.1/udp/7946'] }),
-      dial: async () => { throw new Error('no dial expected') },
-      exchange: () => { exchanges.push(Math.round((Date.now() - t0) / 500) * 500) },
-      holds: () => false,
-      joined: () => false
-    }, [addr], () => {})
-    joiner.start()
+      exchange: () => { exchanges.push(Math.round((Date.now() - t0) / 500) * 500) }
+    })
+    j.start()
     await vi.advanceTimersByTimeAsync(40_000)
-    joiner.stop()
+    j.stop()
     expect(exchanges).toEqual([0, 1000, 3000, 7000, 15_000, 23_000, 31_000, 39_000])
   })
 
   it('stops asking once the contact holds', async () => {
     let exchanges = 0
-    const joiner = new Joiner('self', {
-      locate: async () => ({ peer: 'contact', addrs: [] }),
-      dial: async () => { throw new Error('no dial expected') },
-      exchange: () => { exchanges++ },
-      holds: () => exchanges >= 2,
-      joined: () => false
-    }, [addr], () => {})
-    joiner.start()
+    const j = joiner({ exchange: () => { exchanges++ }, holds: () => exchanges >= 2 })
+    j.start()
     await vi.advanceTimersByTimeAsync(30_000)
-    joiner.stop()
+    j.stop()
     expect(exchanges).toBe(2)
   })
 
@@ -49,20 +52,19 @@ describe('joiner', () => {
     for (const joined of [false, true]) {
       const tries: number[] = []
       const t0 = Date.now()
-      const joiner = new Joiner('self', {
+      const j = joiner({
         locate: async () => undefined,
         dial: async () => { tries.push(Date.now() - t0); throw new Error('connection refused') },
         exchange: () => { throw new Error('no exchange expected') },
-        holds: () => false,
         joined: () => joined
-      }, [addr], () => {})
-      joiner.start()
+      })
+      j.start()
       await vi.advanceTimersByTimeAsync(40_000)
-      joiner.stop()
+      j.stop()
       const gaps = tries.slice(1).map((t, i) => t - tries[i])
       const after = (ms: number): number[] => gaps.filter((_g, i) => tries[i] >= ms && tries[i] < ms + 5000)
       if (!joined) {
-        // The check runs every 250 ms: a try is due 250 ms after the last failed one.
+        // A try is due 250 ms after the last failed one.
         expect(gaps.filter((_g, i) => tries[i] < 9500).every(g => g === 250)).toBe(true)
         expect(after(15_000).every(g => g === 1000)).toBe(true)
       } else {
@@ -76,13 +78,11 @@ describe('joiner', () => {
 
   /** A joiner whose contact answered once; `state` says whether it holds and whether others keep this agent joined. */
   function joinedOnce (state: { holds: boolean, joined: boolean }, exchanges: number[], t0: number, rng?: () => number): Joiner {
-    return new Joiner('self', {
-      locate: async () => ({ peer: 'contact', addrs: [] }),
-      dial: async () => { throw new Error('no dial expected') },
+    return joiner({
       exchange: () => { exchanges.push(Date.now() - t0); state.holds = true },
       holds: () => state.holds,
       joined: () => state.joined
-    }, [addr], () => {}, rng)
+    }, rng)
   }
 
   it('reaches a lost contact again at once when this agent has no other member', async () => {
