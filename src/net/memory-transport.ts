@@ -2,12 +2,15 @@
 // a virtual clock with an event queue, seeded loss and latency, partitions, crashes and stalls,
 // and per-node message and byte counters. Agents on it run the real membership and config
 // code; only the wire is simulated. Publications flood over a random mesh, as in gossipsub.
+// As on the agent's wire, small messages are datagrams, which loss drops, and the rest
+// (publications, large messages, the stream fallback probe) go over connections, where TCP
+// sends a lost segment again: loss makes those late, not lost.
 import type { Channel, Clock, Rng, Timer, Transport, TransportEvents } from './transport.js'
 import { seededRng } from './transport.js'
 
 export interface MemoryNetworkOptions {
   seed: number
-  /** Probability that any one message is lost. @default 0 */
+  /** Probability that a datagram, or one try of a message over a connection, is lost. @default 0 */
   loss?: number
   /** One-way latency, uniform in [min, max] ms. @default [1, 5] */
   latencyMs?: [number, number]
@@ -161,13 +164,23 @@ export class MemoryNetwork {
     await new Promise(resolve => setImmediate(resolve))
   }
 
-  /** One hop from `from` to `to`: counted, maybe lost, delayed. */
-  deliver (from: MemoryNode, to: MemoryNode, bytes: number, fn: () => void): void {
-    from.counters.msgsOut++
-    from.counters.bytesOut += bytes
-    if (to.crashed || from.group !== to.group || this.rng() < this.loss) return
+  /**
+   * One hop from `from` to `to`: counted, delayed, and lost with the network's loss rate, or,
+   * `overConnection`, sent again after a retransmission timeout as TCP does (each try counted),
+   * so that it arrives late rather than never, unless the tries run out.
+   */
+  deliver (from: MemoryNode, to: MemoryNode, bytes: number, fn: () => void, overConnection = false): void {
+    let delay = 0
+    for (let tries = 0; ; tries++) {
+      from.counters.msgsOut++
+      from.counters.bytesOut += bytes
+      if (this.rng() >= this.loss) break
+      if (!overConnection || tries === TCP_TRIES - 1) return
+      delay += TCP_RTO_MS << tries
+    }
+    if (to.crashed || from.group !== to.group) return
     const [lo, hi] = this.latency
-    this.schedule(lo + (hi - lo) * this.rng(), () => {
+    this.schedule(delay + lo + (hi - lo) * this.rng(), () => {
       if (to.crashed || from.group !== to.group) return
       to.counters.msgsIn++
       to.counters.bytesIn += bytes
@@ -215,6 +228,21 @@ export class MemoryNetwork {
 
 const IDLE_MS = 30_000
 
+/**
+ * TCP's first retransmission timeout (Linux's minimum; a LAN's round trip is far below it),
+ * doubled at each try, and the tries before the connection is given up (Linux tries 15 times
+ * over ~15 minutes; the simulator's runs are shorter than that anyway).
+ */
+const TCP_RTO_MS = 200
+const TCP_TRIES = 8
+
+/**
+ * The largest message the agent sends as a datagram (net/datagram.ts: 1,452 bytes less two
+ * peer ids, the header and the authenticator); larger ones, and those sent in 'stream' mode,
+ * go over a connection, so loss delays them instead of dropping them.
+ */
+const DATAGRAM_PAYLOAD_BYTES = 1300
+
 /** A connection, one object for both ends: a message either way marks it used. */
 interface Link { used: number }
 
@@ -260,7 +288,7 @@ export class MemoryNode implements Transport {
     (this.handlers[event] as Set<TransportEvents[E]>).delete(handler)
   }
 
-  send (channel: Channel, to: string, data: Uint8Array): void {
+  send (channel: Channel, to: string, data: Uint8Array, _addrs?: readonly string[], mode?: 'stream' | 'probe'): void {
     if (this.crashed) return
     const peer = this.net.node(to)
     if (peer === undefined) return
@@ -273,7 +301,7 @@ export class MemoryNode implements Transport {
     this.connect(peer, true)
     this.net.deliver(this, peer, data.byteLength, () => {
       for (const h of peer.handlers.message) h(channel, this.self, data)
-    })
+    }, mode === 'stream' || data.byteLength > DATAGRAM_PAYLOAD_BYTES)
   }
 
   async dial (addr: string): Promise<string> {
@@ -328,7 +356,7 @@ export class MemoryNode implements Transport {
         peer.seen.add(id)
         for (const h of peer.handlers.publication) h(topic, origin, data)
         peer.forward(topic, origin, id, data)
-      })
+      }, true)
     }
   }
 }

@@ -7,11 +7,12 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Heartbeat } from '../core/heartbeat.js'
 import { MetricsPace } from '../core/metrics-pace.js'
 import { DEFAULT_QUOTA } from '../core/quota.js'
-import { SWIM_DEFAULTS, type SwimOptions } from '../core/swim-options.js'
+import type { SwimOptions } from '../core/swim-options.js'
 import type { SignedRecord } from '../core/swim.js'
 import { AntiEntropy } from '../agent/anti-entropy.js'
 import { ConfigReplica } from '../agent/config-replica.js'
 import { Membership } from '../agent/membership.js'
+import { DEFAULTS, swimOptions } from '../agent/options.js'
 import { MemoryNetwork, type MemoryNode } from '../net/memory-transport.js'
 import { Records, signingKey } from '../net/records.js'
 import { seededRng } from '../net/transport.js'
@@ -149,7 +150,9 @@ export interface SimHooks {
 /** Build N agents on a fresh network (not started). */
 export async function buildAgents (net: MemoryNetwork, n: number, seed: number, swim: Partial<SwimOptions>, antiEntropyMs: number, hooks: SimHooks): Promise<SimAgent[]> {
   SharedRecords.reset()
-  const opts: SwimOptions = { ...SWIM_DEFAULTS, ...swim }
+  // The agent's own settings, datagrams on (the default): a probe unanswered by datagram is
+  // also tried over a connection, which loss delays but does not drop.
+  const opts: SwimOptions = { ...swimOptions({ ...DEFAULTS, node: 'sim' }), ...swim }
   const agents: SimAgent[] = []
   const byId = new Map<string, SimAgent>()
   for (let i = 0; i < n; i++) {

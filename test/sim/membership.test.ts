@@ -13,9 +13,12 @@ describe('simulated cluster', () => {
     expect(r.configP99Ms).not.toBeNull()
   })
 
-  it('marks no live agent failed under 5 % message loss (N = 30, 2 virtual minutes)', async () => {
+  it('marks no live agent failed, nor suspect, under 5 % message loss (N = 30, 2 virtual minutes)', async () => {
     const r = await simulate({ n: 30, seconds: 120, loss: 0.05, seed: 4 })
     expect(r.falseFailures).toBe(0)
+    // A probe unanswered by datagram is tried over a connection too (as the agent does), and
+    // TCP gets it through: without that fallback this run made 99 false suspicions.
+    expect(r.falseSuspicions).toBe(0)
     expect(r.crashDetectedMs).not.toBeNull()
     expect(r.configP99Ms).not.toBeNull()
   })
