@@ -1,7 +1,8 @@
 // bin/code-cache.mjs: a CommonJS bundle run through V8's code cache. The cache may only ever
 // save CPU: a start without one, with a stale or damaged one, or with a directory it must not
 // use (unwritable, or writable by others) runs the bundle all the same. Each case runs in a
-// child process (the cache is saved 3 s after the start, from an unref'd timer).
+// child process (the early cache is saved 3 s after the start, the full one 20 s after, from
+// unref'd timers).
 import { execFile } from 'node:child_process'
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -44,6 +45,22 @@ describe.concurrent('code cache', () => {
     expect(cacheFiles(dir)).toEqual([file])
     expect(statSync(join(dir, file)).mtimeMs).toBe(saved)
   })
+
+  it('saves the full cache 20 s after the start in place of the early one, and a start with it uses it', async () => {
+    const dir = join(scratch, 'full')
+    await load(dir, 3500)
+    const [early] = cacheFiles(dir)
+    expect(early).toMatch(/-early\.bin$/)
+    // A start with the early cache saves the full one (and drops the early one).
+    expect(await load(dir, 21_000)).toBe(EXPECTED)
+    const [full] = cacheFiles(dir)
+    expect(cacheFiles(dir)).toEqual([early.replace(/-early\.bin$/, '.bin')])
+    const saved = statSync(join(dir, full)).mtimeMs
+    // Accepted: no early cache saved at 3 s either.
+    expect(await load(dir, 3500)).toBe(EXPECTED)
+    expect(cacheFiles(dir)).toEqual([full])
+    expect(statSync(join(dir, full)).mtimeMs).toBe(saved)
+  }, 45_000)
 
   it('runs the bundle with a damaged cache, and replaces it', async () => {
     const dir = join(scratch, 'damaged')
