@@ -5,7 +5,8 @@
 // one file per entry point skips it. Plain JavaScript, so `npm run build` needs no tsx.
 import { execFileSync } from 'node:child_process'
 import { build } from 'esbuild'
-import { cpSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
@@ -27,13 +28,23 @@ const leaveOutNativeDecoder = {
 const root = new URL('..', import.meta.url)
 const path = rel => fileURLToPath(new URL(rel, root))
 
+/**
+ * Written at the end of every bundle step: bin/murmur runs the bundle only when this is no
+ * older than tsc's output (a bare `tsc` since would leave the bundle stale).
+ */
+export const BUILT_STAMP = 'built'
+
 export async function bundle () {
   const out = path('dist/bundle')
-  rmSync(out, { recursive: true, force: true })
+  mkdirSync(out, { recursive: true })
   // routes.ts reads ./static/ relative to its own module: in the tsc output that is
   // dist/http/ui/, in the bundle whichever chunk holds it, all of them in dist/bundle/.
-  for (const dir of ['dist/http/ui/static', 'dist/bundle/static']) cpSync(path('src/http/ui/static'), path(dir), { recursive: true })
-  await build({
+  for (const dir of ['dist/http/ui/static', 'dist/bundle/static']) {
+    rmSync(path(dir), { recursive: true, force: true })
+    cpSync(path('src/http/ui/static'), path(dir), { recursive: true })
+  }
+  const esm = build({
+    write: false,
     entryPoints: [path('src/cli/main.ts')],
     outdir: out,
     bundle: true,
@@ -60,7 +71,8 @@ export async function bundle () {
   // an ES module) can be compiled with V8's code cache (bin/code-cache.mjs), on Node 20 too,
   // which skips most of the parse and compile work at every start after the first. One file,
   // as CommonJS has no chunks; client commands keep the small ES module entry above.
-  await build({
+  const cjs = build({
+    write: false,
     entryPoints: [path('src/cli/main.ts')],
     outfile: path('dist/bundle/agent.cjs'),
     bundle: true,
@@ -77,6 +89,26 @@ export async function bundle () {
     sourcemap: 'linked',
     logLevel: 'warning'
   })
+  writeChanged(out, (await Promise.all([esm, cjs])).flatMap(r => r.outputFiles))
+  writeFileSync(join(out, BUILT_STAMP), '')
+}
+
+/**
+ * Writes the files whose bytes changed, and removes what the build no longer makes. A file
+ * that did not change keeps its time: the agent's code cache is kept per bundle file and time
+ * (bin/code-cache.mjs), so a rebuild of the same code (`npm start` builds first, and so do the
+ * tests and the bench) no longer throws it away, and the next agents start without it.
+ */
+function writeChanged (out, files) {
+  const made = new Set(files.map(f => f.path))
+  for (const name of readdirSync(out)) {
+    if (name !== 'static' && name !== BUILT_STAMP && !made.has(join(out, name))) rmSync(join(out, name), { recursive: true, force: true })
+  }
+  for (const f of files) {
+    let old
+    try { old = readFileSync(f.path) } catch {}
+    if (old === undefined || !old.equals(f.contents)) writeFileSync(f.path, f.contents)
+  }
 }
 
 /**

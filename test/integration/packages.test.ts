@@ -118,7 +118,7 @@ describe('npm packages', () => {
     expect(readdirSync(join(installed, 'dist', 'bundle', 'static')).sort()).toEqual(readdirSync(join(ROOT, 'src', 'http', 'ui', 'static')).sort())
   })
 
-  it('bin/murmur runs the bundle, or tsc\'s output when the bundle is missing or older than it', async () => {
+  it('bin/murmur runs the bundle, or tsc\'s output when the bundle is missing or was built before it', async () => {
     const dir = mkdtempSync(join(scratch, 'bin-'))
     cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true })
     const fake = (rel: string, which: string): string => {
@@ -131,25 +131,28 @@ describe('npm packages', () => {
     const tsc = fake('cli', 'tsc')
     expect(await ran()).toBe('tsc')
     const bundle = fake('bundle', 'bundle')
+    // Each bundle step touches this stamp, and leaves the files it did not change as they were.
+    const built = join(dir, 'dist', 'bundle', 'built')
+    writeFileSync(built, '')
+    utimesSync(bundle, new Date(Date.now() - 600_000), new Date(Date.now() - 600_000))
     utimesSync(tsc, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
     expect(await ran()).toBe('bundle')
     // A bare `tsc` after the last build: the newer compiled code wins over the stale bundle.
-    utimesSync(bundle, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000))
+    utimesSync(built, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000))
     expect(await ran()).toBe('tsc')
     // An installed package: npm gives every file in its tarball the same time.
     const packed = new Date('1985-10-26T08:15:00Z')
-    for (const f of [tsc, bundle]) utimesSync(f, packed, packed)
+    for (const f of [tsc, bundle, built]) utimesSync(f, packed, packed)
     expect(await ran()).toBe('bundle')
-    // `murmur agent` runs the CommonJS twin (through the code cache) when there is one from
-    // the same build (not older than the bundle); with source maps on, the ES module bundle.
+    // `murmur agent` runs the CommonJS twin (through the code cache) when there is one; with
+    // source maps on, or without the twin, the ES module bundle.
     const twin = join(dir, 'dist', 'bundle', 'agent.cjs')
     writeFileSync(twin, 'exports.main = async () => { process.stdout.write(`twin ${typeof __murmurModuleUrl}`); return 0 }\n')
     utimesSync(twin, packed, packed)
     expect(await ran('agent')).toBe('twin string')
     expect(await ran('status')).toBe('bundle')
     expect((await run(process.execPath, ['--enable-source-maps', join(dir, 'bin', 'murmur'), 'agent'], { timeout: 30_000 })).stdout).toBe('bundle')
-    const older = new Date(packed.getTime() - 60_000)
-    utimesSync(twin, older, older)
+    rmSync(twin)
     expect(await ran('agent')).toBe('bundle')
   })
 })
