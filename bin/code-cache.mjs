@@ -21,10 +21,10 @@ const SAVE_AFTER_MS = 3000
 /**
  * Saved again this long after the start, as the full cache: by then the agent has joined, its
  * links are open (a Noise handshake, yamux, identify and gossipsub streams) and it has served
- * and gossiped, so those functions come compiled too. Measured with two agents on loopback,
- * each side's first link cost ~15 ms of CPU less with them in the cache; 30 agents started at
- * once used 1.2 s of CPU less in their first 8 s (of ~11.5). Not much later: V8 drops the
- * bytecode of functions that have not run for a few collections, start-up's among them.
+ * and gossiped, so those functions come compiled too. Measured with two agents on loopback (6
+ * runs each), the first link cost each side 35-37 ms of CPU instead of 51-56 ms; 30 agents
+ * started at once used ~0.5 s of CPU less in their first 11 s (of ~11). Not much later: V8
+ * drops the bytecode of functions that have not run for a few collections, start-up's too.
  */
 const FULL_AFTER_MS = 20_000
 
