@@ -13,6 +13,8 @@
 //   npm run bench -- --scale --n 30,50 --idle 120 [--systems murmur,serf] [--converge 120] [--profile[=30]]
 //                                       N agents on 127.0.0.1 at once (bench/scale.ts; not in the default run)
 //
+//   MURMUR_NODE=/path/to/node npm run bench …   murmur agents on another Node (the bench's own by default)
+//
 // Scenarios: digest, control (the control loop's round, computed; also `npx tsx bench/control.ts`), memory, sidecar, mdns, propagation, failure, soak, stall (SIGSTOP an observer 10 s), late (bench/lib/scenarios.ts);
 // scale (bench/scale.ts) runs only when asked for (--scale or --only=scale).
 // Flags that take a value may be written `--n=30` or `--n 30`.

