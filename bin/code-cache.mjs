@@ -1,8 +1,8 @@
 // Runs a CommonJS bundle (dist/bundle/agent.cjs) as a script compiled with V8's code cache:
 // the bytecode of the functions the first run compiled (the bundle's top level and the agent's
 // start-up, then its joining and links) is saved on disk and handed to V8 at the next start,
-// which then skips parsing and compiling them, on every Node version (Node 20 has no compile cache of its own for a
-// program's modules). The cache only ever saves CPU: when it is missing, stale (another build,
+// which then skips parsing and compiling them, on every Node version (Node 20 has no compile
+// cache of its own for a program's modules). The cache only ever saves CPU: when it is missing, stale (another build,
 // Node or V8 flags: V8 checks and rejects it) or unreadable, the bundle compiles as usual, and
 // when its directory cannot be written nothing is saved.
 import { createRequire } from 'node:module'

