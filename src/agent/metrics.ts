@@ -15,7 +15,7 @@ const REFRESH_MS = 30_000
  * N / 10 of them a second however busy its hosts are (each is pulled by every member). A move
  * waits for the gap; the first sample after it compares with what was last published.
  */
-const MIN_GAP_MS = 10_000
+export const MIN_GAP_MS = 10_000
 const MOVED = 0.1
 const MiB = 2 ** 20
 

@@ -7,6 +7,7 @@
 // sends a lost segment again: loss makes those late, not lost.
 import type { Channel, Clock, Rng, Timer, Transport, TransportEvents } from './transport.js'
 import { seededRng } from './transport.js'
+import { fitsDatagram } from './datagram.js'
 
 export interface MemoryNetworkOptions {
   seed: number
@@ -236,13 +237,6 @@ const IDLE_MS = 30_000
 const TCP_RTO_MS = 200
 const TCP_TRIES = 8
 
-/**
- * The largest message the agent sends as a datagram (net/datagram.ts: 1,452 bytes less two
- * peer ids, the header and the authenticator); larger ones, and those sent in 'stream' mode,
- * go over a connection, so loss delays them instead of dropping them.
- */
-const DATAGRAM_PAYLOAD_BYTES = 1300
-
 /** A connection, one object for both ends: a message either way marks it used. */
 interface Link { used: number }
 
@@ -299,9 +293,11 @@ export class MemoryNode implements Transport {
       return
     }
     this.connect(peer, true)
+    // Over a connection as the agent sends it: in 'stream' mode, or too big for a datagram.
+    const overConnection = mode === 'stream' || !fitsDatagram(this.self.length, to.length, data.byteLength)
     this.net.deliver(this, peer, data.byteLength, () => {
       for (const h of peer.handlers.message) h(channel, this.self, data)
-    }, mode === 'stream' || data.byteLength > DATAGRAM_PAYLOAD_BYTES)
+    }, overConnection)
   }
 
   async dial (addr: string): Promise<string> {

@@ -12,6 +12,7 @@ import type { SignedRecord } from '../core/swim.js'
 import { AntiEntropy } from '../agent/anti-entropy.js'
 import { ConfigReplica } from '../agent/config-replica.js'
 import { Membership } from '../agent/membership.js'
+import { MIN_GAP_MS as LOAD_GAP_MS } from '../agent/metrics.js'
 import { DEFAULTS, swimOptions } from '../agent/options.js'
 import { MemoryNetwork, type MemoryNode } from '../net/memory-transport.js'
 import { Records, signingKey } from '../net/records.js'
@@ -355,9 +356,6 @@ function churnMetrics (net: MemoryNetwork, agents: SimAgent[], mode: 'paced' | '
     net.schedule(5000 + net.rng() * 5000, sample, a.node)
   }
 }
-
-/** The load's own gap between versions (agent/metrics.ts). */
-const LOAD_GAP_MS = 10_000
 
 function round1 (x: number): number {
   return Math.round(x * 10) / 10
