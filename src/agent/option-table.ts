@@ -64,7 +64,7 @@ const rows: Array<[OptionGroup, Row[]]> = [
     { key: 'retransmitMult', name: 'retransmit-mult', type: 'number', arg: 'X', shown: '4', doc: 'each change is piggybacked mult × ceil(log10(N + 1)) times' },
     { key: 'gossipIntervalMs', name: 'gossip-interval-ms', type: 'number', arg: 'MS', shown: '200', doc: 'pending changes go to 3 random members this often (nothing when idle)' },
     { key: 'syncIntervalMs', name: 'sync-interval-ms', type: 'number', arg: 'MS', shown: '1000', doc: 'membership digest exchange with one random member; doubles up to 8x while rounds find nothing, back at any change' },
-    { key: 'reconnectIntervalMs', name: 'reconnect-interval-ms', type: 'number', arg: 'MS', shown: '10000', doc: 'push-pull with one random failed member, in case it is back' },
+    { key: 'reconnectIntervalMs', name: 'reconnect-interval-ms', type: 'number', arg: 'MS', shown: '10000', doc: 'each interval, with probability failed / live members, a push-pull with a random failed member, in case it is back' },
     { key: 'reapMs', name: 'reap-ms', type: 'number', arg: 'MS', shown: '3600000', doc: 'failed/left members are forgotten after this' },
     { key: 'maxMembers', name: 'max-members', type: 'number', arg: 'N', shown: '10000', doc: 'members listed at most (failed and left included); records of new members beyond are dropped and counted (`murmur_members_dropped_total`)' },
     { key: 'leaveWaitMs', name: 'leave-wait-ms', type: 'number', arg: 'MS', shown: '500', doc: 'how long a graceful leave waits for its announcement to spread before the agent exits' }

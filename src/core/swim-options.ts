@@ -50,7 +50,11 @@ export interface SwimOptions {
    * local health score, at most once per probe interval. @default 2000
    */
   stallMs: number
-  /** Every interval, a push-pull with one random failed member, in case it is back. @default 10000 */
+  /**
+   * Every interval, a push-pull with one random failed member, in case it is back; with
+   * probability failed / live members (Serf's rule), so the cluster makes about one attempt
+   * per failed member per interval. @default 10000
+   */
   reconnectIntervalMs: number
   /** Time a failed or left member is kept before it is forgotten. @default 3_600_000 */
   reapMs: number

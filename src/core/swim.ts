@@ -401,9 +401,15 @@ export class Swim {
     }
     if (now >= this.nextReconnectAt) {
       // Serf's reconnect: a failed member may be back (a healed partition, a resumed process);
-      // a push-pull with it makes it refute, and brings both sides' news across.
+      // a push-pull with it makes it refute, and brings both sides' news across. As in Serf,
+      // each agent tries with probability failed / live, so that the cluster makes about one
+      // attempt per failed member per interval, whatever N. With every agent trying, a member
+      // back from a partition got N full states within one interval, and each agent sent a full
+      // state every interval for as long as any member stayed failed (an hour, until reaped):
+      // in the simulator, 100 agents with one member crashed sent 5.8 KB/s each, against 1.5
+      // with none. A side that lost most of the cluster (failed >= live) tries every interval.
       this.nextReconnectAt = now + this.opts.reconnectIntervalMs * (0.8 + 0.4 * this.deps.rng())
-      if (this.failed.size > 0) {
+      if (this.failed.size > 0 && this.deps.rng() < this.failed.size / Math.max(1, this.live)) {
         const pick = [...this.failed][Math.floor(this.deps.rng() * this.failed.size)]
         out.push(...this.sendState(pick.rec.id, pick.rec.addrs, true))
       }

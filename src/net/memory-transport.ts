@@ -286,15 +286,19 @@ export class MemoryNode implements Transport {
     if (this.crashed) return
     const peer = this.net.node(to)
     if (peer === undefined) return
+    // Over a connection as the agent sends it: in 'stream' mode, or too big for a datagram.
+    const overConnection = mode === 'stream' || !fitsDatagram(this.self.length, to.length, data.byteLength)
     if (peer.crashed && peer.group === this.group) {
       // Nothing listens at its address any more: the dial is refused (a partition or a stopped
-      // process would be silent instead).
+      // process would be silent instead). A datagram goes out all the same, and costs its sender.
+      if (!overConnection) {
+        this.counters.msgsOut++
+        this.counters.bytesOut += data.byteLength
+      }
       this.net.schedule(1, () => { for (const h of this.handlers.unreachable) h(to) }, this)
       return
     }
     this.connect(peer, true)
-    // Over a connection as the agent sends it: in 'stream' mode, or too big for a datagram.
-    const overConnection = mode === 'stream' || !fitsDatagram(this.self.length, to.length, data.byteLength)
     this.net.deliver(this, peer, data.byteLength, () => {
       for (const h of peer.handlers.message) h(channel, this.self, data)
     }, overConnection)

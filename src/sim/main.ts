@@ -1,6 +1,7 @@
-// `npm run sim -- --n N [--loss P] [--seconds S] [--seed X] [--metrics paced|unpaced] [--json]`:
+// `npm run sim -- --n N [--loss P] [--seconds S] [--seed X] [--metrics paced|unpaced] [--failed K] [--json]`:
 // one simulated cluster, printed as a table row (or one JSON object), with the run's wall time
-// and peak heap. `--metrics` makes every agent's load move all the time (see SimOptions).
+// and peak heap. `--metrics` makes every agent's load move all the time, `--failed K` crashes K agents
+// before the steady window (see SimOptions).
 // package.json runs it with a 128 MiB semi-space (--max-semi-space-size): at N = 1,000 the
 // default one is collected so often that GC took a sixth of the CPU.
 import { parseArgs } from 'node:util'
@@ -13,6 +14,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     seed: { type: 'string', default: '1' },
     metrics: { type: 'string' },
+    failed: { type: 'string', default: '0' },
     json: { type: 'boolean', default: false }
   }
 })
@@ -21,16 +23,17 @@ const loss = Number(values.loss)
 const seconds = Number(values.seconds)
 const seed = Number(values.seed)
 const metrics = values.metrics
-if (!(Number.isInteger(n) && n >= 2 && n <= 100_000) || !(loss >= 0 && loss < 1) || !(seconds >= 15) || !Number.isInteger(seed) ||
+const failed = Number(values.failed)
+if (!(Number.isInteger(n) && n >= 2 && n <= 100_000) || !(loss >= 0 && loss < 1) || !(seconds >= 15) || !Number.isInteger(seed) || !(Number.isInteger(failed) && failed >= 0 && failed <= n - 2) ||
   !(metrics === undefined || metrics === 'paced' || metrics === 'unpaced')) {
-  process.stderr.write('usage: npm run sim -- --n N (>= 2) [--loss P (0..1)] [--seconds S (>= 15)] [--seed X] [--metrics paced|unpaced] [--json]\n')
+  process.stderr.write('usage: npm run sim -- --n N (>= 2) [--loss P (0..1)] [--seconds S (>= 15)] [--seed X] [--metrics paced|unpaced] [--failed K (<= N - 2)] [--json]\n')
   process.exit(2)
 }
 
 let peakHeap = 0
 const sampler = setInterval(() => { peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed) }, 200)
 const started = performance.now()
-const r = await simulate({ n, loss, seconds, seed, metrics })
+const r = await simulate({ n, loss, seconds, seed, metrics, failed })
 clearInterval(sampler)
 peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
 const wallMs = Math.round(performance.now() - started)

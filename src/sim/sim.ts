@@ -28,6 +28,11 @@ export interface SimOptions {
   swim?: Partial<SwimOptions>
   /** Agents crashed (kill -9) in the last third, one after another. @default 3 */
   crashes?: number
+  /**
+   * Agents crashed at a quarter of the run, so that the steady window's cost includes what
+   * failed members cost the others (each is listed failed, and retried, until it is reaped). @default 0
+   */
+  failed?: number
   /** Config anti-entropy period, ms. @default 3000 */
   antiEntropyMs?: number
   /**
@@ -249,7 +254,7 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
       if (to === 'failed' && crashed.has(id)) {
         const c = (failedSeen.get(id) ?? 0) + 1
         failedSeen.set(id, c)
-        if (c === n - crashed.size && !crashDone.has(id)) crashDone.set(id, net.now - (crashAt.get(id) as number))
+        if (c === n - crashed.size && crashAt.has(id) && !crashDone.has(id)) crashDone.set(id, net.now - (crashAt.get(id) as number))
       }
       if (allSeeAll === null) {
         // Simultaneous joins end when every agent lists all N alive.
@@ -267,6 +272,19 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   for (const a of agents) net.schedule(a.index === 0 ? 0 : 1 + net.rng() * 100, () => startAgent(net, a, agents[0]))
 
   if (o.metrics !== undefined) churnMetrics(net, agents, o.metrics, S)
+
+  /** kill -9 of a random agent (never the contact); `timed`: its detection is measured. */
+  const crash = (timed: boolean): void => {
+    const candidates = agents.filter(a => a.index !== 0 && !a.node.crashed)
+    const victim = candidates[Math.floor(net.rng() * candidates.length)]
+    crashed.add(victim.id)
+    if (timed) crashAt.set(victim.id, net.now)
+    victim.node.crash()
+    victim.membership.stop()
+    victim.antiEntropy.stop()
+  }
+  const early = Math.min(o.failed ?? 0, Math.max(0, n - 2))
+  for (let k = 0; k < early; k++) net.schedule(S / 4, () => crash(false))
 
   // Cost is measured in the steady window, after the join burst has died down.
   const windowStart = S / 2
@@ -289,19 +307,8 @@ export async function simulate (o: SimOptions): Promise<SimResult> {
   const after = agents.map(a => ({ ...a.node.counters }))
 
   // Crashes, one after another, in the last part of the run, the last 10 s before the end.
-  const crashes = Math.min(o.crashes ?? 3, Math.max(0, n - 2))
-  for (let k = 0; k < crashes; k++) {
-    const at = windowEnd + Math.max(0, S - 10_000 - windowEnd) * k / crashes
-    net.schedule(at - net.now, () => {
-      const candidates = agents.filter(a => a.index !== 0 && !a.node.crashed)
-      const victim = candidates[Math.floor(net.rng() * candidates.length)]
-      crashed.add(victim.id)
-      crashAt.set(victim.id, net.now)
-      victim.node.crash()
-      victim.membership.stop()
-      victim.antiEntropy.stop()
-    })
-  }
+  const crashes = Math.min(o.crashes ?? 3, Math.max(0, n - 2 - early))
+  for (let k = 0; k < crashes; k++) net.schedule(windowEnd + Math.max(0, S - 10_000 - windowEnd) * k / crashes - net.now, () => crash(true))
   await net.run(S)
   for (const a of agents) { a.membership.stop(); a.antiEntropy.stop() }
 

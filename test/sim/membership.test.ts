@@ -31,6 +31,15 @@ describe('simulated cluster', () => {
     expect(large.bytesPerAgentPerSec.mean).toBeLessThan(small.bytesPerAgentPerSec.mean * 2)
   })
 
+  it('a member crashed long ago costs the others about nothing: the cluster, not each agent, retries it (N = 60)', async () => {
+    // With every agent retrying it every 10 s, each sent its full state (60 records, ~25 KB)
+    // that often to the dead address: 2.7 times the cost of a cluster with no member failed.
+    const none = await simulate({ n: 60, seconds: 40, seed: 6, crashes: 0 })
+    const one = await simulate({ n: 60, seconds: 40, seed: 6, crashes: 0, failed: 1 })
+    expect(one.bytesPerAgentPerSec.mean).toBeLessThan(none.bytesPerAgentPerSec.mean * 1.2)
+    expect(one.falseFailures).toBe(0)
+  })
+
   it('an observer stopped for 10 s (SIGSTOP) accuses nobody when it resumes (Lifeguard)', async () => {
     const net = new MemoryNetwork({ seed: 6 })
     const accused: string[] = []

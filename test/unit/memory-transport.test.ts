@@ -46,4 +46,19 @@ describe('MemoryNetwork loss', () => {
     await net.run(60_000)
     expect(got).toBe(0)
   })
+
+  it('a datagram to a crashed node costs its sender; a connection to it is refused before anything is sent', async () => {
+    const net = new MemoryNetwork({ seed: 13 })
+    const a = net.add('a', '/memory/a')
+    const b = net.add('b', '/memory/b')
+    let unreachable = 0
+    a.on('unreachable', () => { unreachable++ })
+    b.crash()
+    a.send('swim', 'b', new Uint8Array(100))
+    a.send('swim', 'b', new Uint8Array(100), [], 'stream')
+    a.send('swim', 'b', new Uint8Array(2000))
+    await net.run(1000)
+    expect(a.counters).toMatchObject({ msgsOut: 1, bytesOut: 100 })
+    expect(unreachable).toBe(3)
+  })
 })

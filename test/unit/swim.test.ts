@@ -36,6 +36,8 @@ class Bench {
   readonly sent = new Map<string, number>()
   /** Packets sent, by addressee. */
   readonly sentTo = new Map<string, number>()
+  /** Push-pulls that ask for an answer (one per exchange started), by addressee. */
+  readonly asked = new Map<string, number>()
   /** Gossip packets sent, by sender. */
   readonly gossipFrom = new Map<string, number>()
   /** Largest encoded packet sent, by type. */
@@ -58,6 +60,7 @@ class Bench {
         const t = e.packet.t + ('b' in e.packet && e.packet.b !== undefined ? '+b' : '')
         this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
         this.sentTo.set(e.to, (this.sentTo.get(e.to) ?? 0) + 1)
+        if (e.packet.t === 'pp' && e.packet.r) this.asked.set(e.to, (this.asked.get(e.to) ?? 0) + 1)
         if (e.packet.t === 'gossip') this.gossipFrom.set(from, (this.gossipFrom.get(from) ?? 0) + 1)
         this.largest.set(e.packet.t, Math.max(this.largest.get(e.packet.t) ?? 0, encode(e.packet).byteLength))
       }
@@ -238,6 +241,24 @@ describe('SWIM state machine', () => {
       const seen = ['n0', 'n2', 'n3'].map(o => b.status(o, 'n1'))
       expect(seen).toEqual(streamFallback ? ['alive', 'alive', 'alive'] : ['failed', 'failed', 'failed'])
     }
+  })
+
+  it('a failed member is retried about once per interval by the whole cluster, not by every agent; back from a partition, it is alive everywhere within two intervals', () => {
+    const b = cluster(30)
+    b.cut.add('n29')
+    b.advance(30_000)
+    for (const o of b.nodes.keys()) if (o !== 'n29') expect(b.status(o, 'n29')).toBe('failed')
+    // Push-pulls that ask for an answer: one per reconnect attempt. With every agent trying
+    // every interval (10 s) this was 29 per interval; Serf's rule asks failed / live of each.
+    const attempts = (): number => b.asked.get('n29') ?? 0
+    const before = attempts()
+    b.advance(100_000)
+    expect(attempts() - before).toBeLessThanOrEqual(30)
+    // The cut-off side lists all others failed and retries every interval, so it finds its way back.
+    expect(b.status('n29', 'n0')).toBe('failed')
+    b.cut.delete('n29')
+    b.advance(20_000)
+    for (const o of b.nodes.keys()) for (const id of b.nodes.keys()) expect(b.status(o, id)).toBe('alive')
   })
 
   it('force-leave: a failed member becomes left everywhere; a live one is untouched; a return refutes it', () => {
