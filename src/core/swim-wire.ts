@@ -30,16 +30,35 @@ export type Packet =
   | { t: 'gossip', b: Uint8Array[] }
   /** Full state push-pull; `r` asks for ours in return. */
   | { t: 'pp', e: StateEntry[], r: boolean }
-  /** Digest: one hash per bucket of member versions. */
-  | { t: 'dig', h: Uint8Array }
-  /** Version lines of the buckets `k` that differed from a digest. */
-  | { t: 'dif', v: VersionLine[], k: number[] }
+  /**
+   * Digest: one hash per bucket of member versions. `s`: the sender reads `sub` answers (agents
+   * from before ignore the field and answer with `dif`, which every agent reads).
+   */
+  | { t: 'dig', h: Uint8Array, s?: 1 }
+  /**
+   * Version lines of the buckets `k` that differed from a digest; `n`: how many buckets the ids
+   * were spread over (DIGEST_BUCKETS when absent; FINE_BUCKETS in the answer to a `sub`).
+   */
+  | { t: 'dif', v: VersionLine[], k: number[], n?: number }
   /** State entries, and ids whose entries are wanted back. */
   | { t: 'st', e: StateEntry[], w?: string[] }
   /** Your name is owned by another live member. */
   | { t: 'refuse', reason: string }
+  /**
+   * The answer to a digest with `s`, in a large cluster: for each differing bucket `k[i]`, the
+   * hashes of its SUB_BUCKETS fine buckets (4 bytes each, at h[64 i ...]); the asker answers
+   * with its lines in the fine buckets that differ (`dif` with `n`).
+   */
+  | { t: 'sub', k: number[], h: Uint8Array }
 
 const MAX_LIST = 100_000
+
+/** Buckets of a digest: a member's is the FNV-1a hash of its id, mod this. */
+export const DIGEST_BUCKETS = 64
+/** Fine buckets of a `sub` answer: a member's is its hash mod this, so bucket = fine mod DIGEST_BUCKETS. */
+export const FINE_BUCKETS = 1024
+/** Fine buckets in one digest bucket. */
+export const SUB_BUCKETS = FINE_BUCKETS / DIGEST_BUCKETS
 
 function isBytesList (x: unknown): x is Uint8Array[] {
   return Array.isArray(x) && x.length <= 4096 && x.every(b => b instanceof Uint8Array)
@@ -72,8 +91,11 @@ export function isPacket (x: unknown): x is Packet {
     case 'preq': return isSeq(p.s) && isId(p.to) && Array.isArray(p.a) && p.a.length <= 32 && p.a.every(a => typeof a === 'string' && a.length < 512)
     case 'gossip': return isBytesList(p.b)
     case 'pp': return Array.isArray(p.e) && p.e.length <= MAX_LIST && typeof p.r === 'boolean'
-    case 'dig': return p.h instanceof Uint8Array
-    case 'dif': return Array.isArray(p.v) && p.v.length <= MAX_LIST && p.v.every(isVersionLine) && Array.isArray(p.k) && p.k.every(k => Number.isInteger(k) && k >= 0 && k < 1024)
+    case 'dig': return p.h instanceof Uint8Array && (p.s === undefined || p.s === 1)
+    case 'dif': return Array.isArray(p.v) && p.v.length <= MAX_LIST && p.v.every(isVersionLine) && Array.isArray(p.k) && p.k.every(k => Number.isInteger(k) && k >= 0 && k < 1024) &&
+      (p.n === undefined || p.n === DIGEST_BUCKETS || p.n === FINE_BUCKETS)
+    case 'sub': return Array.isArray(p.k) && p.k.length <= DIGEST_BUCKETS && p.k.every(k => Number.isInteger(k) && k >= 0 && k < DIGEST_BUCKETS) &&
+      p.h instanceof Uint8Array && p.h.byteLength === p.k.length * SUB_BUCKETS * 4
     case 'st': return Array.isArray(p.e) && p.e.length <= MAX_LIST && (p.w === undefined || (Array.isArray(p.w) && p.w.length <= MAX_LIST && p.w.every(isId)))
     case 'refuse': return typeof p.reason === 'string' && p.reason.length <= 1024
     default: return false

@@ -57,7 +57,7 @@ class Bench {
       if (e.kind === 'note') this.notes.push(e.what)
       if (e.kind === 'full') this.full.set(from, (this.full.get(from) ?? 0) + 1)
       if (e.kind === 'send') {
-        const t = e.packet.t + ('b' in e.packet && e.packet.b !== undefined ? '+b' : '')
+        const t = e.packet.t + ('b' in e.packet && e.packet.b !== undefined ? '+b' : '') + ('n' in e.packet && e.packet.n !== undefined ? `/${e.packet.n}` : '')
         this.sent.set(t, (this.sent.get(t) ?? 0) + 1)
         this.sentTo.set(e.to, (this.sentTo.get(e.to) ?? 0) + 1)
         if (e.packet.t === 'pp' && e.packet.r) this.asked.set(e.to, (this.asked.get(e.to) ?? 0) + 1)
@@ -361,6 +361,41 @@ describe('SWIM state machine', () => {
     b.advance(SWIM_DEFAULTS.gossipIntervalMs * 3)
     for (const o of ['n0', 'n2', 'n3']) expect(b.nodes.get(o)?.get('n1')?.hb.services).toHaveLength(1)
     expect(quiet.some(e => e.kind === 'record')).toBe(true)
+  })
+
+  it('beyond 256 members and past a join burst, answers a digest with the fine hashes of the buckets that differ, not all their lines; versions still reach everyone; an agent from before gets lines', () => {
+    const b = cluster(300)
+    // Past the join burst (while members arrive, digests are answered with lines).
+    b.advance(5000)
+    const authors = ['n3', 'n77', 'n150', 'n222', 'n299']
+    for (const id of authors) {
+      const s = b.nodes.get(id) as Swim
+      b.run(id, s.updateSelf({ metrics: { ...(s.get(id)?.hb.metrics as Heartbeat['metrics']), cpu: 0.5 } }, b.now))
+    }
+    b.sent.clear()
+    b.advance(20_000)
+    for (const o of b.nodes.keys()) for (const id of authors) expect(b.nodes.get(o)?.get(id)?.hb.metrics.cpu).toBe(0.5)
+    // Every exchange that found a difference went by fine hashes: no lines of whole buckets.
+    expect(b.sent.get('sub')).toBeGreaterThan(0)
+    expect(b.sent.get('dif/1024')).toBeGreaterThan(0)
+    expect(b.sent.get('dif') ?? 0).toBe(0)
+    // A digest that differs in every bucket: 300 lines (each with a 52-character peer id on the
+    // wire, 4 characters here), or 64 x 16 fine hashes, whatever N, for an agent that reads them.
+    const n0 = b.nodes.get('n0') as Swim
+    const sends = (effects: Effect[]): Array<Effect & { kind: 'send' }> => effects.filter((e): e is Effect & { kind: 'send' } => e.kind === 'send')
+    const bytes = (effects: Array<Effect & { kind: 'send' }>): number => effects.reduce((n, e) => n + encode(e.packet).byteLength, 0)
+    const other = new Uint8Array(256).fill(1)
+    const before = sends(n0.handle('n1', { t: 'dig', h: other }, b.now))
+    const now = sends(n0.handle('n1', { t: 'dig', h: other, s: 1 }, b.now))
+    // A newcomer's digest (every bucket empty) gets lines: hashes would only add a round trip.
+    expect(new Set(sends(n0.handle('n1', { t: 'dig', h: new Uint8Array(256), s: 1 }, b.now)).map(e => e.packet.t))).toEqual(new Set(['dif']))
+    expect(new Set(before.map(e => e.packet.t))).toEqual(new Set(['dif']))
+    expect(before.flatMap(e => (e.packet as { v: unknown[] }).v)).toHaveLength(300)
+    expect(new Set(now.map(e => e.packet.t))).toEqual(new Set(['sub']))
+    expect(bytes(now)).toBeLessThan(64 * (16 * 4 + 3) + 100)
+    // Where the fine hashes match (n1 has what n0 has), the asker has nothing to add.
+    const n1 = b.nodes.get('n1') as Swim
+    expect(sends(now.flatMap(e => n1.handle('n0', decode(encode(e.packet)), b.now)))).toEqual([])
   })
 
   it('cuts a contact\'s push-pull answers and a join\'s digest exchanges into messages that each fit a datagram, and still converges', () => {
