@@ -76,9 +76,10 @@ interface Row {
   since: number
   lastSeen: number
   suspicion?: Suspicion
-  /** The digest bucket of the member's id, hashed once: digest answers look it up for every row. */
-  readonly bucket: number
-  /** Its fine bucket (bucket = fine mod DIGEST_BUCKETS), for `sub` answers. */
+  /**
+   * The member's id hashed once, mod FINE_BUCKETS: its fine bucket; mod DIGEST_BUCKETS, its
+   * digest bucket (digest answers look it up for every row).
+   */
   readonly fine: number
 }
 
@@ -1026,7 +1027,7 @@ export class Swim {
     if (differ.size === 0) return []
     const byBucket = new Map<number, VersionLine[]>()
     for (const b of differ) byBucket.set(b, [])
-    for (const r of this.rows.values()) byBucket.get(of === FINE_BUCKETS ? r.fine : r.bucket)?.push(this.versionLine(r))
+    for (const r of this.rows.values()) byBucket.get(r.fine % of)?.push(this.versionLine(r))
     const size = ([, lines]: [number, VersionLine[]]): number => 8 + lines.reduce((n, l) => n + l[0].length + 16, 0)
     return packed([...byBucket], size, this.opts.packetBudget).map(part => {
       const v = part.flatMap(([, lines]) => lines)
@@ -1053,7 +1054,7 @@ export class Swim {
     // Ours in the same buckets that they do not list at all.
     const buckets = new Set(differ)
     for (const r of this.rows.values()) {
-      if (buckets.has(of === FINE_BUCKETS ? r.fine : r.bucket) && !theirs.has(r.rec.id)) send.push(this.stateEntry(r))
+      if (buckets.has(r.fine % of) && !theirs.has(r.rec.id)) send.push(this.stateEntry(r))
     }
     if (send.length === 0 && want.length === 0) return []
     // Ids wanted and records, split over replies that fit a datagram each (a join's exchange
@@ -1082,7 +1083,7 @@ export class Swim {
 
   private bucketXor (r: Row): void {
     const h = this.rowHash(r)
-    this.digest[r.bucket] ^= h
+    this.digest[r.fine % DIGEST_BUCKETS] ^= h
     this.fineDigest[r.fine] ^= h
     this.digestChanged = true
   }
@@ -1114,8 +1115,7 @@ export class Swim {
   }
 
   private newRow (rec: Heartbeat, signed: SignedRecord, status: MemberStatus, now: number): Row {
-    const fine = fnv1a(rec.id) % FINE_BUCKETS
-    return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now, bucket: fine % DIGEST_BUCKETS, fine }
+    return { rec, signed, status, sv: versionOf(rec), since: now, lastSeen: now, fine: fnv1a(rec.id) % FINE_BUCKETS }
   }
 }
 

@@ -393,9 +393,18 @@ describe('SWIM state machine', () => {
     expect(before.flatMap(e => (e.packet as { v: unknown[] }).v)).toHaveLength(300)
     expect(new Set(now.map(e => e.packet.t))).toEqual(new Set(['sub']))
     expect(bytes(now)).toBeLessThan(64 * (16 * 4 + 3) + 100)
-    // Where the fine hashes match (n1 has what n0 has), the asker has nothing to add.
+    // The asker answers with its lines in the one fine bucket that differs: where it holds a
+    // version n0 lacks (nothing is sent where the fine hashes match).
     const n1 = b.nodes.get('n1') as Swim
-    expect(sends(now.flatMap(e => n1.handle('n0', decode(encode(e.packet)), b.now)))).toEqual([])
+    n1.updateSelf({ metrics: { ...(n1.get('n1')?.hb.metrics as Heartbeat['metrics']), cpu: 0.9 } }, b.now)
+    const answer = now.flatMap(e => n1.handle('n0', decode(encode(e.packet)), b.now))
+    expect(answer.every(e => e.kind === 'send')).toBe(true)
+    expect(answer).toHaveLength(1)
+    const dif = (answer[0] as Effect & { kind: 'send' }).packet as { t: string, n: number, k: number[], v: Array<[string]> }
+    expect(dif).toMatchObject({ t: 'dif', n: 1024 })
+    expect(dif.k).toHaveLength(1)
+    expect(dif.v.map(l => l[0])).toContain('n1')
+    expect(dif.v.length).toBeLessThan(4)
   })
 
   it('cuts a contact\'s push-pull answers and a join\'s digest exchanges into messages that each fit a datagram, and still converges', () => {
