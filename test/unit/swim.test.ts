@@ -193,6 +193,29 @@ describe('SWIM state machine', () => {
     expect(b.gossipFrom.get('n0') ?? 0).toBe(0)
   })
 
+  it('while joins keep the gossip queue busy, a newcomer goes out within 20 ms instead of at the next round; not beyond 256 members', () => {
+    // n0 relays one newcomer in a round (due again 200 ms later, its item not yet sent all its
+    // retransmits), then hears of a second newcomer 10 ms later: is it gossiped by 30 ms?
+    const secondOutBy30ms = (n: number): boolean => {
+      const b = cluster(n, { retransmitMult: 10 })
+      const n0 = b.nodes.get('n0') as Swim
+      const item = (id: string): Uint8Array => {
+        const signed = fakeRecords.sign(heartbeat(id, { name: id, address: '10.9.0.1', addrs: ['/ip4/10.9.0.1/tcp/7400'] }))
+        return encode({ k: 'a', s: signed.body, g: signed.sig })
+      }
+      const t = b.now + 1000
+      n0.handle('n1', { t: 'gossip', b: [item('x1')] }, t)
+      const first = n0.tick(t).filter(e => e.kind === 'send' && e.packet.t === 'gossip')
+      expect(first.length).toBeGreaterThan(0)
+      n0.handle('n1', { t: 'gossip', b: [item('x2')] }, t + 10)
+      expect(n0.get('x2')?.status).toBe('alive')
+      const carried = n0.tick(t + 30).flatMap(e => e.kind === 'send' && e.packet.t === 'gossip' ? e.packet.b : [])
+      return carried.some(bytes => (decode(bytes) as { s?: Uint8Array }).s !== undefined && (decode((decode(bytes) as { s: Uint8Array }).s) as Heartbeat).id === 'x2')
+    }
+    expect(secondOutBy30ms(5)).toBe(true)
+    expect(secondOutBy30ms(300)).toBe(false)
+  })
+
   it('a member that stops answering becomes suspect, then failed everywhere', () => {
     const b = cluster(5)
     b.down.add('n3')
