@@ -210,7 +210,11 @@ describe('SWIM state machine', () => {
       n0.handle('n1', { t: 'gossip', b: [item('x2')] }, t + 10)
       expect(n0.get('x2')?.status).toBe('alive')
       const carried = n0.tick(t + 30).flatMap(e => e.kind === 'send' && e.packet.t === 'gossip' ? e.packet.b : [])
-      return carried.some(bytes => (decode(bytes) as { s?: Uint8Array }).s !== undefined && (decode((decode(bytes) as { s: Uint8Array }).s) as Heartbeat).id === 'x2')
+      const about = (bytes: Uint8Array): string | undefined => {
+        const it = decode(bytes) as { s?: Uint8Array }
+        return it.s === undefined ? undefined : (decode(it.s) as Heartbeat).id
+      }
+      return carried.some(bytes => about(bytes) === 'x2')
     }
     expect(secondOutBy30ms(5)).toBe(true)
     expect(secondOutBy30ms(300)).toBe(false)
