@@ -2,9 +2,9 @@
 // the bytecode of the functions the first run compiled (the bundle's top level and the agent's
 // start-up, then its joining and links) is saved on disk and handed to V8 at the next start,
 // which then skips parsing and compiling them, on every Node version (Node 20 has no compile
-// cache of its own for a program's modules). The cache only ever saves CPU: when it is missing, stale (another build,
-// Node or V8 flags: V8 checks and rejects it) or unreadable, the bundle compiles as usual, and
-// when its directory cannot be written nothing is saved.
+// cache of its own for a program's modules). The cache only ever saves CPU: when it is missing,
+// stale (another build, Node or V8 flags: V8 checks and rejects it) or unreadable, the bundle
+// compiles as usual, and when its directory cannot be written nothing is saved.
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'

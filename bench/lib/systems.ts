@@ -221,10 +221,14 @@ export class MurmurSystem implements System {
       // Asked only once the agent says its sidecar listens (or each second, should a log level
       // hide that line): a refused request costs the bench ~0.5 ms of CPU, and asking each of
       // 50 starting agents 20 times a second took ~0.5 of the 2 cores they were starting on.
+      // The line is watched for, not searched for in the output kept (up to 64 KB, scanned every
+      // 50 ms for each agent), where later lines could also push it out.
+      let listening = a.proc.output().includes('sidecar listening')
+      a.proc.onLine(line => { if (line.includes('sidecar listening')) listening = true })
       let asked = 0
       for (;;) {
         if (!a.proc.alive) throw new Error(`murmur agent ${a.name} exited:\n${a.proc.output().slice(-2000)}`)
-        const ask = a.proc.output().includes('sidecar listening') || Date.now() - asked >= 1000
+        const ask = listening || Date.now() - asked >= 1000
         if (ask) asked = Date.now()
         try { if (ask && (await a.req('GET', '/v1/agent/self', undefined, 2000)).status === 200) break } catch {}
         if (Date.now() > deadline) throw new Error(`murmur agent ${a.name} did not serve HTTP in ${readyMs / 1000} s:\n${a.proc.output().slice(-2000)}`)
