@@ -107,9 +107,10 @@ for (const [name, fn] of Object.entries(ALL)) {
 const m = machine()
 load.push(loadavg())
 const loads = `load average ${load.map(l => l.map(x => x.toFixed(2)).join(' ')).join(' before, ')} after`
-// Node 20 parses these certificates at every process start (~40 ms of CPU each, see README):
-// a murmur figure measured with it set is not comparable with one measured without.
-const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS ? '; NODE_EXTRA_CA_CERTS set' : ''
+// Node 20 parses these certificates at every process start (~40 ms of CPU each, see README).
+// The agents run as `murmur agent` (systems.ts), which hands them to its HTTPS checks instead:
+// figures from before that are not comparable with later ones.
+const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS ? '; NODE_EXTRA_CA_CERTS set (agents: moved to their HTTPS checks by bin/murmur)' : ''
 console.log(`\nmurmur vs serf — ${m.cpus} × ${m.model}, ${m.memGiB} GiB, Node ${m.node}, Linux ${m.kernel}; ${lab.ok ? 'agents in network namespaces' : 'agents on 127.0.0.1'}; ${loopOnly ? 'scale' : quick ? 'quick' : 'full'} run${murmurArgs.length > 0 ? `, murmur ${murmurArgs.join(' ')}` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min; ${loads}${extraCaCerts}`)
 console.log(table(rows))
 for (const f of failures) console.log(`FAILED ${f}`)

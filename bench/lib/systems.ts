@@ -7,7 +7,7 @@
 // Times are performance.now() in the bench process at the moment the report arrives.
 import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { BIN } from '../../test/helpers/agents.js'
 import { type Net, type NetHost, type Proc } from './net.js'
 import { SerfRpc, type SerfEvent } from './serf-rpc.js'
@@ -196,6 +196,15 @@ export class MurmurSystem implements System {
     await this.add(hosts, names, discovery)
   }
 
+  /**
+   * Agents run as `murmur agent` runs (bin/murmur as a program, its shell part first), on
+   * AGENT_NODE (first on PATH), with the node flags for that agent in NODE_OPTIONS.
+   */
+  private launch (name: string): Record<string, string> {
+    const flags = this.nodeArgs(name)
+    return { PATH: `${dirname(AGENT_NODE)}${delimiter}${process.env.PATH ?? ''}`, ...(flags.length > 0 ? { NODE_OPTIONS: flags.join(' ') } : {}) }
+  }
+
   async add (hosts: NetHost[], names: string[], discovery: Discovery, extra: string[] = []): Promise<SysAgent[]> {
     if (discovery === 'mdns' && this.net.kind !== 'lab') throw new Error('mDNS runs only inside lab namespaces, never on the host')
     const made: MurmurAgent[] = []
@@ -204,9 +213,9 @@ export class MurmurSystem implements System {
       const listen = `${host.ip}:${p}`
       const http = `${host.ip}:${h}`
       const join = discovery === 'join' && this.seed !== undefined ? ['--join', this.seed.listen] : []
-      const args = [AGENT_NODE, ...this.nodeArgs(names[i]), BIN, 'agent', '--node', names[i], '--cluster', this.cluster, '--listen', listen, '--http', http,
+      const args = [BIN, 'agent', '--node', names[i], '--cluster', this.cluster, '--listen', listen, '--http', http,
         ...(discovery === 'mdns' ? [] : ['--no-mdns']), ...join, ...this.extra, ...extra]
-      const a = new MurmurAgent(names[i], host, this.net.spawn(host, names[i], args), http, listen)
+      const a = new MurmurAgent(names[i], host, this.net.spawn(host, names[i], args, this.launch(names[i])), http, listen)
       this.seed ??= a
       this.agents.push(a)
       made.push(a)

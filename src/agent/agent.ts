@@ -39,6 +39,7 @@ import { Controller } from './controller.js'
 import { controlHost } from './metrics-source.js'
 import { Joiner } from './joiner.js'
 import { Links } from './links.js'
+import { EXTRA_CA_ENV, extraCaContext } from './extra-ca.js'
 import { LocalServices } from './local-services.js'
 import type { Counters } from './counters.js'
 import { createLogger, type Level, type Logger } from './log.js'
@@ -175,7 +176,8 @@ export class Agent extends EventEmitter<AgentEvents> implements AgentApi {
       },
       garbage: peer => this.onSyncGarbage(peer)
     }, opts.antiEntropyMs)
-    this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() })
+    this.local = new LocalServices(self.address, opts.dataDir, logger, async () => { this.publishSelf() },
+      extraCaContext(process.env[EXTRA_CA_ENV], message => logger('warn', 'checks', message)))
     this.quarantine = new Quarantine(this.config, opts.tombstoneTtlMs, opts.dataDir, logger)
     this.load = new LoadReporter(() => this.publishMetrics())
     const alive = (peer: string): boolean => isLive(this.membership.get(peer))

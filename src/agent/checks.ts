@@ -1,8 +1,11 @@
 // Health checks the agent runs for its registered services, like Consul's: TTL (the service
-// reports pass/warn/fail before the TTL runs out), HTTP (GET, 2xx passes, 429 warns), TCP
-// (connect). Results go to `report`; the agent stamps them into the service record and sends a
+// reports pass/warn/fail before the TTL runs out), HTTP (GET, 2xx passes, 429 warns, on a new
+// connection each time, as Consul's), TCP (connect). Results go to `report`; the agent stamps them into the service record and sends a
 // heartbeat at once, so every agent learns of a change within one gossip hop.
+import { get as httpGet } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import { connect } from 'node:net'
+import type { SecureContext } from 'node:tls'
 import { MurmurError } from '../core/errors.js'
 import { OUTPUT_MAX, parseCheck, type Check, type HealthStatus, type ServiceRecord } from '../core/service.js'
 
@@ -13,7 +16,8 @@ interface Running { spec: string, check: Check, timer?: NodeJS.Timeout, abort: A
 export class HealthChecks {
   private readonly running = new Map<string, Running>()
 
-  constructor (private readonly report: Report) {}
+  /** `tls`: the TLS context of HTTPS checks, undefined for Node's default (see extra-ca.ts). */
+  constructor (private readonly report: Report, private readonly tls: () => SecureContext | undefined = () => undefined) {}
 
   /** Start, restart or stop checks so that they match the registered services. */
   sync (services: Iterable<ServiceRecord>): void {
@@ -47,7 +51,7 @@ export class HealthChecks {
       r.timer = setTimeout(() => this.report(id, 'critical', `TTL expired: no update for ${check.ttlMs} ms`), check.ttlMs)
       return
     }
-    const probe = check.kind === 'http' ? () => httpProbe(check, r.abort.signal) : () => tcpProbe(check)
+    const probe = check.kind === 'http' ? () => httpProbe(check, r.abort.signal, this.tls) : () => tcpProbe(check)
     const loop = (): void => {
       probe().then(([health, output]) => {
         if (r.abort.signal.aborted) return
@@ -71,17 +75,24 @@ function clip (s: string): string {
   return s.length > OUTPUT_MAX ? s.slice(0, OUTPUT_MAX - 3) + '...' : s
 }
 
-async function httpProbe (c: Extract<Check, { kind: 'http' }>, stop: AbortSignal): Promise<[HealthStatus, string]> {
-  try {
-    const res = await fetch(c.url, { redirect: 'manual', signal: AbortSignal.any([stop, AbortSignal.timeout(c.timeoutMs)]) })
-    await res.body?.cancel()
-    const line = `HTTP GET ${c.url}: ${res.status} ${res.statusText}`
-    return [res.status >= 200 && res.status < 300 ? 'passing' : res.status === 429 ? 'warning' : 'critical', line]
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string } }
-    const why = e.name === 'TimeoutError' ? `timed out after ${c.timeoutMs} ms` : e.cause?.code ?? e.message
-    return ['critical', `HTTP GET ${c.url}: ${why}`]
-  }
+async function httpProbe (c: Extract<Check, { kind: 'http' }>, stop: AbortSignal, tls: () => SecureContext | undefined): Promise<[HealthStatus, string]> {
+  const url = new URL(c.url)
+  const https = url.protocol === 'https:'
+  const secureContext = https ? tls() : undefined
+  const signal = AbortSignal.any([stop, AbortSignal.timeout(c.timeoutMs)])
+  return await new Promise(resolve => {
+    const options = { signal, agent: false, headers: { 'user-agent': 'murmur health check' }, ...(secureContext === undefined ? {} : { secureContext }) }
+    const req = (https ? httpsGet : httpGet)(url, options, res => {
+      // The status is the answer: the body is not read (it could be long, or never end).
+      res.destroy()
+      const status = res.statusCode ?? 0
+      resolve([status >= 200 && status < 300 ? 'passing' : status === 429 ? 'warning' : 'critical', `HTTP GET ${c.url}: ${status} ${res.statusMessage ?? ''}`])
+    })
+    req.once('error', err => {
+      const why = (signal.reason as Error | undefined)?.name === 'TimeoutError' ? `timed out after ${c.timeoutMs} ms` : (err as NodeJS.ErrnoException).code ?? err.message
+      resolve(['critical', `HTTP GET ${c.url}: ${why}`])
+    })
+  })
 }
 
 async function tcpProbe (c: Extract<Check, { kind: 'tcp' }>): Promise<[HealthStatus, string]> {

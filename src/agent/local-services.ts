@@ -1,6 +1,7 @@
 // The services registered with this agent: validation, persistence, and the health checks the
 // agent runs for them. Every change (registration or health) calls `changed`, which makes the
 // agent send a heartbeat at once, so the cluster learns of it within one gossip hop.
+import type { SecureContext } from 'node:tls'
 import { MurmurError } from '../core/errors.js'
 import { parseService, SERVICE_LIMITS, type HealthStatus, type ServiceRecord } from '../core/service.js'
 import { saveServices } from '../store/services.js'
@@ -9,14 +10,17 @@ import type { Logger } from './log.js'
 
 export class LocalServices {
   private readonly records = new Map<string, ServiceRecord>()
-  private readonly checks = new HealthChecks((id, health, output) => { this.onHealth(id, health, output) })
+  private readonly checks: HealthChecks
 
   constructor (
     private readonly address: string,
     private readonly dataDir: string | undefined,
     private readonly logger: Logger,
-    private readonly changed: () => Promise<void>
-  ) {}
+    private readonly changed: () => Promise<void>,
+    tls: () => SecureContext | undefined = () => undefined
+  ) {
+    this.checks = new HealthChecks((id, health, output) => { this.onHealth(id, health, output) }, tls)
+  }
 
   /** Records loaded from disk. Health is not trusted across a restart: checks start over. */
   restore (saved: readonly ServiceRecord[]): void {

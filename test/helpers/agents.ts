@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const BIN = fileURLToPath(new URL('../../bin/murmur', import.meta.url))
@@ -61,6 +61,11 @@ export interface AgentSpec {
   env?: Record<string, string>
   /** Command the agent runs under, e.g. ['prlimit', '--nofile=128', '--']. */
   wrap?: string[]
+  /**
+   * Run bin/murmur as a program (its shell part, then this test's Node from PATH), as `murmur
+   * agent` runs, instead of `node bin/murmur agent`.
+   */
+  asProgram?: boolean
 }
 
 export class AgentProc {
@@ -119,7 +124,10 @@ export class Cluster {
       ...(spec.extra ?? [])
     ]
     const wrap = spec.wrap ?? []
-    const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...spec.env } })
+    const command = spec.asProgram === true ? [] : [process.execPath]
+    const path = spec.asProgram === true ? { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } : {}
+    const cmd = [...wrap, ...command, ...args]
+    const proc = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...path, ...spec.env } })
     const a = new AgentProc(spec, `127.0.0.1:${httpPort}`, `127.0.0.1:${listenPort}`, proc)
     this.agents.push(a)
     const exited = a.exited.then(code => { throw new Error(`agent ${spec.name} exited with ${code}:\n${a.output}`) })

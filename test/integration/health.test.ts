@@ -1,5 +1,9 @@
 // Agent-run health checks (TTL, HTTP, TCP) seen from another agent, and a paused process.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { join } from 'node:path'
 import { createServer as createTcpServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Cluster, waitFor, type AgentProc } from '../helpers/agents.js'
@@ -48,9 +52,9 @@ describe('health checks run by the agent', () => {
     expect((await b.get('/v1/services/ttl-svc')).body[0].output).toMatch(/TTL expired/)
   })
 
-  it('HTTP: follows a real local server that starts failing and recovers', async () => {
-    let status = 200
-    const server: Server = createHttpServer((_req, res) => { res.writeHead(status); res.end() })
+  it('HTTP: follows a real local server that starts failing, is busy, hangs and recovers', async () => {
+    let status: number | 'hang' = 200
+    const server: Server = createHttpServer((_req, res) => { if (status !== 'hang') { res.writeHead(status); res.end() } })
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
     const port = (server.address() as { port: number }).port
     try {
@@ -60,9 +64,43 @@ describe('health checks run by the agent', () => {
       await waitFor('critical on b', async () => (await healthOn(b, 'http-svc')) === 'critical')
       expect((await b.get('/v1/services/http-svc')).body[0].output).toMatch(/500/)
       expect(await healthyCount(b, 'http-svc')).toBe(0)
+      status = 429
+      await waitFor('warning on b', async () => (await healthOn(b, 'http-svc')) === 'warning')
+      status = 'hang'
+      await waitFor('timed out on b', async () => /timed out after 1000 ms/.test((await b.get('/v1/services/http-svc')).body[0].output))
+      expect(await healthOn(b, 'http-svc')).toBe('critical')
       status = 200
       await waitFor('recovered on b', async () => (await healthyCount(b, 'http-svc')) === 1)
     } finally {
+      server.closeAllConnections()
+      server.close()
+    }
+  })
+
+  it('HTTPS: `murmur agent` trusts the CA certificates of NODE_EXTRA_CA_CERTS without Node loading them at start', async () => {
+    const dir = cluster.tempDir()
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')]
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '2', '-subj', '/CN=murmur test CA', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => { res.writeHead(204); res.end() })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/health`
+    // Alone (no join): the sleeper test below wants a cluster of a, b and the sleeper.
+    const c = await cluster.start({ name: 'c', asProgram: true, env: { NODE_EXTRA_CA_CERTS: cert } })
+    try {
+      // bin/murmur's shell part handed the path over: Node itself did not read the file.
+      const environ = readFileSync(`/proc/${c.pid}/environ`, 'utf8').split('\0')
+      expect(environ).toContain(`MURMUR_EXTRA_CA_CERTS=${cert}`)
+      expect(environ.filter(e => e.startsWith('NODE_EXTRA_CA_CERTS='))).toEqual([])
+      await c.req('PUT', '/v1/agent/services', { name: 'https-svc', port: 443, check: { http: url, interval: '300ms' } })
+      await waitFor('passing', async () => (await healthyCount(c, 'https-svc')) === 1)
+      expect((await c.get('/v1/services/https-svc')).body[0].output).toBe(`HTTP GET ${url}: 204 No Content`)
+      // An agent that was not given the CA does not trust the server.
+      await a.req('PUT', '/v1/agent/services', { name: 'https-untrusted', port: 443, check: { http: url, interval: '300ms' } })
+      await waitFor('a certificate error', async () => /CERT/.test((await a.get('/v1/services/https-untrusted')).body[0]?.output ?? ''))
+      expect(await healthOn(a, 'https-untrusted')).toBe('critical')
+    } finally {
+      c.kill()
       server.close()
     }
   })
