@@ -5,7 +5,7 @@
 // HTTPS check, once: a TLS context made per connection would parse ~150 certificates each time.
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls'
+import * as tls from 'node:tls'
 
 export const EXTRA_CA_ENV = 'MURMUR_EXTRA_CA_CERTS'
 
@@ -14,8 +14,8 @@ export const EXTRA_CA_ENV = 'MURMUR_EXTRA_CA_CERTS'
  * file named, or one that cannot be loaded, which `warn` reports once; Node ignores such a
  * file with a warning too).
  */
-export function extraCaContext (path: string | undefined, warn: (message: string) => void): () => SecureContext | undefined {
-  let made: { context?: SecureContext } | undefined
+export function extraCaContext (path: string | undefined, warn: (message: string) => void): () => tls.SecureContext | undefined {
+  let made: { context?: tls.SecureContext } | undefined
   return () => {
     if (made !== undefined) return made.context
     made = {}
@@ -26,12 +26,21 @@ export function extraCaContext (path: string | undefined, warn: (message: string
       // OpenSSL would skip a certificate it cannot parse without a word.
       const bad = pems.findIndex(pem => !parses(pem))
       if (bad >= 0) throw new Error(`certificate ${bad + 1} of ${pems.length} cannot be parsed`)
-      made.context = createSecureContext({ ca: [...rootCertificates, ...pems] })
+      made.context = tls.createSecureContext({ ca: [...defaultCertificates(), ...pems] })
     } catch (err) {
       warn(`HTTPS checks ignore the extra CA certificates of ${path} (from NODE_EXTRA_CA_CERTS): ${(err as Error).message}`)
     }
     return made.context
   }
+}
+
+/**
+ * The certificates Node trusts by default: its own root store, or the system's under
+ * --use-openssl-ca / --use-system-ca where Node (22.15+, 23.5+) can tell.
+ */
+function defaultCertificates (): readonly string[] {
+  const get = (tls as { getCACertificates?: (type: 'default') => string[] }).getCACertificates
+  return typeof get === 'function' ? get('default') : tls.rootCertificates
 }
 
 function parses (pem: string): boolean {
