@@ -19,6 +19,9 @@ export class Suspicion {
 
   get confirmations (): number { return this.confirmers.size - 1 }
 
+  /** Whether `id` accused (first or in confirmation). */
+  accused (id: string): boolean { return this.confirmers.has(id) }
+
   /** Count an accuser; true when it is a new one (the suspicion is then worth re-broadcasting). */
   confirm (from: string): boolean {
     if (this.confirmers.has(from) || this.confirmations >= this.k) return false

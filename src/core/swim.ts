@@ -631,10 +631,17 @@ export class Swim {
   // ---- state transitions (memberlist state.go) ---------------------------------------------
 
   private suspect (r: Row, v: Version, by: string, now: number): Effect[] {
-    if (cmp(v, r.sv) < 0 || r.status === 'failed' || r.status === 'left') return []
+    if (r.status === 'failed' || r.status === 'left') return []
+    if (cmp(v, r.sv) < 0) return this.staleAccusation(r, now)
     if (r === this.self) return this.refute(v, 'suspect', by)
     if (r.status === 'suspect' && r.suspicion !== undefined) {
+      // It names a version this agent has not seen (one that changed only load metrics is
+      // not gossiped, QUIET_FIELDS): those who hold it ignore accusations of older ones, this
+      // agent's own included, so that one is sent again naming it.
+      const newer = cmp(v, r.sv) > 0
+      if (newer) r.sv = v
       if (r.suspicion.confirm(by)) this.queueAccusation('s', r, by)
+      else if (newer && r.suspicion.accused(this.selfId)) this.queueAccusation('s', r, this.selfId)
       return []
     }
     const { min, max } = suspicionBounds(this.opts, this.live)
@@ -655,6 +662,18 @@ export class Swim {
     return out
   }
 
+  /**
+   * An accusation (suspect, failed) naming an older version of a member than this agent holds:
+   * no evidence, as the newer version may be the member's refutation, but a reason to look.
+   * A few of those who hear it (k on average, as for a new suspicion) probe the member now: if
+   * it is gone, their own accusations name the version they hold, and count where it is held.
+   */
+  private staleAccusation (r: Row, now: number): Effect[] {
+    if (r === this.self || !isLive(r)) return []
+    const k = this.opts.suspicionConfirmations
+    return this.deps.rng() * Math.max(1, this.live - 2) < k ? this.verify(r, now) : []
+  }
+
   /** Probe a suspect now, unless a probe of it is in flight. */
   private verify (r: Row, now: number): Effect[] {
     for (const p of this.probes.values()) if (p.target === r.rec.id) return []
@@ -662,7 +681,8 @@ export class Swim {
   }
 
   private declareFailed (r: Row, v: Version, by: string, now: number): Effect[] {
-    if (cmp(v, r.sv) < 0 || r.status === 'failed' || r.status === 'left') return []
+    if (r.status === 'failed' || r.status === 'left') return []
+    if (cmp(v, r.sv) < 0) return this.staleAccusation(r, now)
     if (r === this.self) return this.refute(v, 'failed', by)
     r.sv = v
     r.suspicion = undefined
