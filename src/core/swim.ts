@@ -640,8 +640,15 @@ export class Swim {
       // agent's own included, so that one is sent again naming it.
       const newer = cmp(v, r.sv) > 0
       if (newer) r.sv = v
-      if (r.suspicion.confirm(by)) this.queueAccusation('s', r, by)
-      else if (newer && r.suspicion.accused(this.selfId)) this.queueAccusation('s', r, this.selfId)
+      const counted = r.suspicion.confirm(by)
+      // One accusation per member waits in the queue: an agent that accused the member itself
+      // spreads its own, not the others' it hears (relaying them replaced its own before it
+      // went out, and after a kill -9 seen by six agents at once only two accusations went
+      // round: the timeout shrank for two confirmations, not three). Those who did not accuse
+      // relay what they hear.
+      const own = r.suspicion.accused(this.selfId)
+      if (counted && (by === this.selfId || !own)) this.queueAccusation('s', r, by)
+      else if (newer && own) this.queueAccusation('s', r, this.selfId)
       return []
     }
     const { min, max } = suspicionBounds(this.opts, this.live)

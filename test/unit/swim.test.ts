@@ -282,6 +282,21 @@ describe('SWIM state machine', () => {
     }
   })
 
+  it('kill -9 seen by most agents at once: each spreads its own accusation, so all count k of them and fail it at the timeout floor', () => {
+    for (const rounds of [1, 2, 3, 4]) {
+      const b = cluster(10)
+      b.advance(rounds * SWIM_DEFAULTS.probeIntervalMs)
+      b.down.add('n9')
+      b.refusing.add('n9')
+      const killedAt = b.now
+      for (const o of ['n0', 'n1', 'n2', 'n3', 'n4', 'n5']) b.run(o, (b.nodes.get(o) as Swim).connectionLost('n9', b.now))
+      b.advance(10_000)
+      const failedAt = b.transitions.filter(t => t.id === 'n9' && t.to === 'failed').map(t => t.at - killedAt)
+      const { min } = suspicionBounds(SWIM_DEFAULTS, 10)
+      expect({ rounds, failed: failedAt.length, latest: Math.max(...failedAt) <= min + 2 * SWIM_DEFAULTS.gossipIntervalMs }).toEqual({ rounds, failed: 9, latest: true })
+    }
+  })
+
   it('observers whose own timers run late (a host starved of CPU) wait past the timeout floor, confirmations or not', () => {
     const b = cluster(10)
     b.down.add('n9')
