@@ -1,7 +1,8 @@
 // Health checks the agent runs for its registered services, like Consul's: TTL (the service
 // reports pass/warn/fail before the TTL runs out), HTTP (GET, 2xx passes, 429 warns, on a new
-// connection each time, as Consul's), TCP (connect). Results go to `report`; the agent stamps them into the service record and sends a
-// heartbeat at once, so every agent learns of a change within one gossip hop.
+// connection each time, as Consul's), TCP (connect). Results go to `report`; the agent stamps
+// them into the service record and sends a heartbeat at once, so every agent learns of a
+// change within one gossip hop.
 import { get as httpGet } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { connect } from 'node:net'
