@@ -18,7 +18,7 @@ export class HealthChecks {
   private readonly running = new Map<string, Running>()
 
   /** `tls`: the TLS context of HTTPS checks, undefined for Node's default (see extra-ca.ts). */
-  constructor (private readonly report: Report, private readonly tls: () => SecureContext | undefined = () => undefined) {}
+  constructor (private readonly report: Report, private readonly tls: () => SecureContext | undefined) {}
 
   /** Start, restart or stop checks so that they match the registered services. */
   sync (services: Iterable<ServiceRecord>): void {

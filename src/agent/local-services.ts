@@ -17,7 +17,8 @@ export class LocalServices {
     private readonly dataDir: string | undefined,
     private readonly logger: Logger,
     private readonly changed: () => Promise<void>,
-    tls: () => SecureContext | undefined = () => undefined
+    /** The TLS context of HTTPS checks, undefined for Node's default (see extra-ca.ts). */
+    tls: () => SecureContext | undefined
   ) {
     this.checks = new HealthChecks((id, health, output) => { this.onHealth(id, health, output) }, tls)
   }

@@ -1,19 +1,12 @@
 // The TLS context HTTPS checks use for the certificates bin/murmur moved out of Node's way.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { extraCaContext } from '../../src/agent/extra-ca.js'
+import { scratchDir } from '../helpers/scratch.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'murmur-extra-ca-'))
-afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
-
-function file (name: string, text: string): string {
-  const path = join(dir, name)
-  writeFileSync(path, text)
-  return path
-}
+const { dir, file } = scratchDir('murmur-extra-ca-')
 
 describe('extraCaContext', () => {
   it('builds one context, at the first call, from a file of PEM certificates', () => {

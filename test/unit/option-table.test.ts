@@ -1,22 +1,15 @@
 // The option table is the one source of truth: the README's flag table, the parser, env and
 // config file reading, and the unknown-key check all follow it.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { OPTION_TABLE, optionsHelp, optionsMarkdown } from '../../src/agent/option-table.js'
 import { DEFAULTS, resolveOptions } from '../../src/agent/options.js'
 import { parseCommandLine } from '../../src/cli/args.js'
 import { layered, readConfigFile, readEnv, readFlags } from '../../src/cli/agent-options.js'
+import { scratchDir } from '../helpers/scratch.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'murmur-options-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-function file (name: string, text: string): string {
-  const p = join(dir, name)
-  writeFileSync(p, text)
-  return p
-}
+const { dir, file } = scratchDir('murmur-options-')
 
 describe('the option table', () => {
   it('is what the README shows (regenerate with npm run docs:options)', () => {
